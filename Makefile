@@ -21,7 +21,7 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 APT_PACKAGES := qemu-utils qemu-system-x86 e2fsprogs linux-source-6.1 flex bison libelf-dev bc cpio xz-utils \
                 gcc make nasm seabios syslinux syslinux-common mtools dosfstools fdisk python3
 
-.PHONY: all deps build run test guest guest-cached bench clean
+.PHONY: all deps build firmware run test guest guest-cached bench clean
 
 all: build
 
@@ -44,7 +44,13 @@ build: deps
 	$(DOTNET) build Emulator.sln -c $(CONFIG) -v quiet -nologo -clp:NoSummary
 	mkdir -p $(BIN)
 	for t in $(TOOLS); do $(DOTNET) publish "$$t" -c $(CONFIG) -o $(BIN) --no-restore -v quiet -nologo; done
+	./firmware/build.sh
+	cp firmware/build/bios.bin $(BIN)/bios.bin
 	echo "executables are in $(BIN)/: $$(cd $(BIN) && ls emu* | grep -v '\.' | tr '\n' ' ')"
+
+# The project's BIOS, assembled with nasm from firmware/ (bin/bios.bin is what emu loads by default).
+firmware: deps
+	./firmware/build.sh
 
 # ---- guest images (built from Debian packages, cached under guest-images/build/) -----------------------
 guest-cached: deps build
