@@ -151,8 +151,10 @@ int15_ebda:
         mov [bp + R_ES], ax
         jmp int15_success
 
-; AH=86h: wait CX:DX microseconds, counted on the PIT (timer.asm), interrupts untouched.
+; AH=86h: wait CX:DX microseconds, counted on the PIT (timer.asm). Interrupts are enabled meanwhile,
+; so the tick count keeps up.
 int15_wait:
+        sti
         mov ax, [bp + R_CX]
         shl eax, 16
         mov ax, [bp + R_DX]

@@ -267,7 +267,9 @@ vblk_io:
         xor ax, ax
         out dx, ax                      ; kick queue 0
 
-        ; wait until the used ring's idx catches up with ours (one request in flight: equal = done)
+        ; wait until the used ring's idx catches up with ours (one request in flight: equal = done);
+        ; interrupts are enabled meanwhile, as disk BIOSes do, so the tick count keeps up
+        sti
         call pit_clock_start
         mov si, [EBDA_VBLK_USEDOFF]
 .poll:  mov ax, [fs:si + 2]
