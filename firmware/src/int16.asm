@@ -9,8 +9,12 @@ int16_handler:
         push BDA_SEG
         pop ds
         mov ah, [bp + R_AH]
-        and ah, 0xEF                    ; 10h-12h are the enhanced-keyboard forms of 00h-02h
-        cmp ah, 0x00
+        cmp ah, 0x10                    ; 10h-12h are the enhanced-keyboard forms of 00h-02h
+        jb .fn
+        cmp ah, 0x12
+        ja .fn
+        sub ah, 0x10
+.fn:    cmp ah, 0x00
         je int16_read
         cmp ah, 0x01
         je int16_peek

@@ -6,6 +6,7 @@
 #   no-disk    no disk at all                          -> one-line message, exit status 3
 #   empty      a zeroed disk, and a 0-byte disk        -> "not bootable" / "empty", exit status 7
 #   bad-sig    an MBR whose 55AA signature is broken   -> "not bootable", exit status 7
+#   read-error a disk whose reads fail (blkdebug EIO)    -> "cannot read the boot sector", exit status 5
 #   past-end   SYSLINUX's MBR with its active partition past the end of the disk: the MBR's read fails,
 #              it prints its error and calls int 18h    -> "boot failed", exit status 9
 #   boot       the bootable disk (MBR, SYSLINUX, kernel, root on /dev/vda2) as QED: up to the shell, a
@@ -131,6 +132,16 @@ printf '\x55\xab' | dd of="$work/bad-sig.img" bs=1 seek=510 conv=notrunc status=
 run bad-sig 60 "-drive file=$work/bad-sig.img,format=raw,if=virtio"
 [ "$status" -eq 7 ] && has "not bootable \(no 55AA signature" && pass "broken MBR signature: not bootable, exit status 7" \
   || fail bad-sig "exit status $status, $(tail -2 "$log" | tr -d '\r' | tr '\n' ' ')"
+
+# a disk whose reads fail (QEMU's blkdebug driver injects EIO): the device answers IOERR
+truncate -s 1M "$work/read-error.img"
+dd if=/usr/lib/syslinux/mbr/mbr.bin of="$work/read-error.img" conv=notrunc status=none
+printf '\x55\xaa' | dd of="$work/read-error.img" bs=1 seek=510 conv=notrunc status=none
+printf '[inject-error]\nevent = "read_aio"\nerrno = "5"\n' > "$work/read-error.cfg"
+run read-error 60 "-drive file=blkdebug:$work/read-error.cfg:$work/read-error.img,format=raw,if=virtio"
+[ "$status" -eq 5 ] && has "cannot read the boot sector of disk 80h \(int 13h status 20h\)" \
+  && pass "disk whose reads fail: read error (status 20h), exit status 5" \
+  || fail read-error "exit status $status, $(tail -2 "$log" | tr -d '\r' | tr '\n' ' ')"
 
 # SYSLINUX's MBR loads the active partition's first sector; this partition table puts it at sector
 # 100000 of a 2048-sector disk (written by hand: sfdisk refuses a partition outside the disk).
