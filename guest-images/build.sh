@@ -16,7 +16,7 @@ force=0
 for arg; do
   case "$arg" in
     --force) force=1 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument '$arg' (usage: build.sh [--force])" >&2; exit 2 ;;
   esac
 done
