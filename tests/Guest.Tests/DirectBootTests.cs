@@ -41,6 +41,28 @@ public sealed class DirectBootTests(GuestEmulator emulator) : GuestTestBase(emul
     }
 
     [Test]
+    public void Shell_OwnsTheConsoleTerminal_AndCtrlCInterruptsItsForegroundJob()
+    {
+        var disk = CopyOf("rootfs.qed");
+        var console = BootKernel(disk, "shell");
+        var shell = new GuestShell(console);
+        shell.WaitUntilReady(BootTimeout);
+        Assert.That(shell.Check("tty").Trim(), Is.EqualTo("/dev/ttyS0"), "cttyhack gave the shell the real console");
+
+        console.SendLine("sleep 60; echo slept-through");
+        console.WaitFor("sleep 60; echo slept-through", ExitTimeout, "the echo of the typed line");
+        Thread.Sleep(300);   // let the shell start the sleep before the interrupt arrives
+        console.Send("\u0003");
+        console.WaitFor(@"guest:[^\r\n#]*# ", TimeSpan.FromSeconds(10), "the prompt after Ctrl-C");
+        // Only the output can be a line of its own; the typed line's echo starts with the prompt.
+        Assert.That(console.Transcript, Does.Not.Match(@"(?m)^slept-through\r?$"), "Ctrl-C ended the whole command line");
+        Assert.That(shell.Check("echo still-here").Trim(), Is.EqualTo("still-here"));
+
+        console.SendLine("poweroff");
+        Assert.That(console.WaitForExit(ExitTimeout), Is.EqualTo(GuestEmulator.PowerOffStatus));
+    }
+
+    [Test]
     public void RebootDashF_ResetsTheMachine_AndTheDataSurvivesIt()
     {
         var disk = CopyOf("rootfs.qed");

@@ -115,13 +115,15 @@ public sealed class SerialConsole : IDisposable
         WaitFor(new Regex(pattern, RegexOptions.CultureInvariant), timeout, what);
 
     /// <summary>Types a line as a terminal does (Enter sends a carriage return).</summary>
-    public void SendLine(string line)
+    public void SendLine(string line) => Send(line + "\r");
+
+    /// <summary>Types characters as they are, e.g. "\u0003" for Ctrl-C.</summary>
+    public void Send(string keys)
     {
         if (_process.HasExited)
-            throw new SerialConsoleException($"cannot type '{line}': the emulator has exited (status {_process.ExitCode})\n{Tail(Transcript)}");
+            throw new SerialConsoleException($"cannot type '{keys}': the emulator has exited (status {_process.ExitCode})\n{Tail(Transcript)}");
         var stdin = _process.StandardInput.BaseStream;
-        var bytes = Encoding.ASCII.GetBytes(line + "\r");
-        stdin.Write(bytes);
+        stdin.Write(Encoding.Latin1.GetBytes(keys));
         stdin.Flush();
     }
 
