@@ -124,10 +124,9 @@ SFDISK
 fi
 
 # ---- QED conversions, by the project's image tool --------------------------------------------------------
-tool=$(command -v "$emu_img")
-tool_files=("$tool")
-[ "$(dirname "$(readlink -f "$tool")")" = "$repo/bin" ] && tool_files+=("$repo"/bin/*.dll)
-qed_key=$({ echo "$disks_key $emu_img"; cat "${tool_files[@]}" 2>/dev/null | sha256sum; } | key_of)
+# A .NET tool's code is in the .dll files beside its launcher: hash those too.
+tool=$(readlink -f "$(command -v "$emu_img")")
+qed_key=$({ echo "$disks_key $emu_img"; cat "$tool" "$(dirname "$tool")"/*.dll 2>/dev/null | sha256sum; } | key_of)
 if fresh qed "$qed_key" rootfs.qed boot-disk.qed; then
   echo "guest-images: QED images are up to date"
 else
