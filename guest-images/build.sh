@@ -31,10 +31,7 @@ mbr_bin=/usr/lib/syslinux/mbr/mbr.bin
 command -v "$emu_img" >/dev/null || die "image tool '$emu_img' not found: run 'make build' first, or set EMU_IMG (e.g. EMU_IMG=qemu-img)"
 
 mkdir -p "$out"
-if [ "$force" = 1 ]; then
-  find "$out" -mindepth 1 -maxdepth 1 ! -name busybox-i386 -exec rm -rf {} +
-  rm -rf "$out/busybox-i386"
-fi
+[ "$force" = 0 ] || find "$out" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 
 pkgver() { dpkg-query -W -f='${Package}=${Version} ' "$@" 2>/dev/null || true; }
 hash_files() { (cd "$1" && find . -type f -o -type l | LC_ALL=C sort | while read -r f; do
