@@ -3,6 +3,7 @@
 #   build-kernel.sh OUT_DIR     -> OUT_DIR/bzImage, vmlinux, System.map, kernel.config (the full .config)
 # Called by build.sh, which decides when a rebuild is due.
 set -euo pipefail
+trap 'echo "error: guest-images/build-kernel.sh stopped: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 tarball=/usr/src/linux-source-6.1.tar.xz

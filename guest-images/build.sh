@@ -9,6 +9,7 @@
 #   qed     the disks key and the image tool (its command and the bytes of its files)
 # Environment: EMU_IMG (default bin/emu-img) converts raw to QED; GUEST_KERNEL_JOBS (default 2).
 set -euo pipefail
+trap 'echo "error: guest-images/build.sh stopped: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 out="$here/build"
@@ -28,7 +29,7 @@ need mke2fs e2fsprogs; need sfdisk fdisk; need mkfs.fat dosfstools; need mcopy m
 need sha256sum coreutils
 mbr_bin=/usr/lib/syslinux/mbr/mbr.bin
 [ -f "$mbr_bin" ] || die "$mbr_bin is missing (Debian package: syslinux-common)"
-command -v "$emu_img" >/dev/null || die "image tool '$emu_img' not found: run 'make build' first, or set EMU_IMG (e.g. EMU_IMG=qemu-img)"
+type -P "$emu_img" >/dev/null || die "image tool '$emu_img' not found: run 'make build' first, or set EMU_IMG (e.g. EMU_IMG=qemu-img)"
 
 mkdir -p "$out"
 [ "$force" = 0 ] || find "$out" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
@@ -122,8 +123,10 @@ fi
 
 # ---- QED conversions, by the project's image tool --------------------------------------------------------
 # A .NET tool's code is in the .dll files beside its launcher: hash those too.
-tool=$(readlink -f "$(command -v "$emu_img")")
-qed_key=$({ echo "$disks_key $emu_img"; cat "$tool" "$(dirname "$tool")"/*.dll 2>/dev/null | sha256sum; } | key_of)
+tool=$(readlink -f "$(type -P "$emu_img")")
+tool_files=("$tool")
+for dll in "$(dirname "$tool")"/*.dll; do [ -f "$dll" ] && tool_files+=("$dll"); done
+qed_key=$({ echo "$disks_key $emu_img"; cat "${tool_files[@]}" | sha256sum; } | key_of)
 if fresh qed "$qed_key" rootfs.qed boot-disk.qed; then
   echo "guest-images: QED images are up to date"
 else
