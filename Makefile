@@ -19,7 +19,7 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages the build, the guest and the tests use (peers: qemu-img/qemu-io, qemu-system-i386, e2fsprogs).
 APT_PACKAGES := qemu-utils qemu-system-x86 e2fsprogs linux-source-6.1 flex bison libelf-dev bc cpio xz-utils \
-                gcc make nasm seabios syslinux syslinux-common mtools dosfstools fdisk python3
+                gcc make lz4 nasm seabios syslinux syslinux-common mtools dosfstools fdisk python3
 
 .PHONY: all deps build firmware run test guest guest-cached bench clean
 
