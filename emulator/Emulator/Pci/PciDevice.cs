@@ -37,7 +37,6 @@ public abstract class PciDevice
     private readonly byte[] initial = new byte[256];
     private readonly PciBar?[] bars = new PciBar?[6];
     private int capabilityEnd = 0x40;
-    private int lastCapability;
 
     public string Name { get; }
     public PciBus? Bus { get; internal set; }
@@ -102,17 +101,16 @@ public abstract class PciDevice
         return bar;
     }
 
-    /// <summary>Appends a capability of <paramref name="length"/> bytes and returns its offset.</summary>
+    /// <summary>Adds a capability of <paramref name="length"/> bytes after the previous one in configuration space
+    /// and links it at the head of the list, as QEMU's pci_add_capability does; returns its offset.</summary>
     protected int AddCapability(byte id, int length)
     {
         int offset = capabilityEnd;
         if (offset + length > 256) throw new InvalidOperationException($"{Name}: configuration space full");
         capabilityEnd = (offset + length + 3) & ~3;
         Config[offset] = id;
-        Config[offset + 1] = 0;
-        if (lastCapability == 0) Config[CapabilitiesPointer] = (byte)offset;
-        else Config[lastCapability + 1] = (byte)offset;
-        lastCapability = offset;
+        Config[offset + 1] = Config[CapabilitiesPointer];
+        Config[CapabilitiesPointer] = (byte)offset;
         Config[Status] |= 0x10;                // status: capabilities list present
         return offset;
     }

@@ -11,12 +11,15 @@ namespace Emulator.Pci;
 public sealed class PciHost : PciDevice, IPortDevice
 {
     public const int PamBase = 0x59, Smram = 0x72;
+    /// <summary>QEMU gives its own devices this subsystem ID unless they set one (Red Hat / "QEMU").</summary>
+    public const ushort QemuSubsystemVendor = 0x1AF4, QemuSubsystemId = 0x1100;
 
     private readonly PciBus bus;
     private uint address;
 
     public PciHost(PciBus bus)
-        : base("i440FX host bridge", 0x8086, 0x1237, revision: 0x02, classCode: 0x060000)
+        : base("i440FX host bridge", 0x8086, 0x1237, revision: 0x02, classCode: 0x060000,
+            subsystemVendor: QemuSubsystemVendor, subsystemId: QemuSubsystemId)
     {
         this.bus = bus;
         for (int i = 0; i < 7; i++) SetWritable(PamBase + i, 1, i == 0 ? 0x30u : 0x33u);

@@ -21,7 +21,8 @@ public sealed class PiixIsaBridge : PciDevice, IPciIrqRouter, IPortDevice
     private byte resetControl;
 
     public PiixIsaBridge(PciBus bus, IIrqSink pic, IMachineControl machine)
-        : base("PIIX3 ISA bridge", 0x8086, 0x7000, revision: 0x00, classCode: 0x060100, headerType: 0x80)
+        : base("PIIX3 ISA bridge", 0x8086, 0x7000, revision: 0x00, classCode: 0x060100, headerType: 0x80,
+            subsystemVendor: PciHost.QemuSubsystemVendor, subsystemId: PciHost.QemuSubsystemId)
     {
         this.bus = bus;
         this.pic = pic;

@@ -58,15 +58,24 @@ public sealed class VirtQueue
         Reset();
     }
 
+    /// <summary>Counts resets, so requests taken before one can tell they belong to an old incarnation.</summary>
+    public int Epoch { get; private set; }
+
+    /// <summary>VIRTIO_F_RING_RESET: the driver reset this queue and has not enabled it again.</summary>
+    public bool ResetPending { get; set; }
+
+    /// <summary>Back to the reset state. The negotiated ring features (EVENT_IDX, NOTIFY_ON_EMPTY) belong to the
+    /// device and stay.</summary>
     public void Reset()
     {
+        Epoch++;
+        ResetPending = false;
         Size = MaxSize;
         Enabled = false;
         DescAddress = AvailAddress = UsedAddress = 0;
         lastAvail = usedIdx = signalledUsed = 0;
         signalledUsedValid = false;
         InFlight = 0;
-        EventIdx = NotifyOnEmpty = false;
         LastError = null;
     }
 

@@ -147,6 +147,7 @@ public sealed class VirtioBlk : VirtioDevice
                     }
                     r.Queue = q;
                     r.Generation = Generation;
+                    r.QueueEpoch = q.Epoch;
                     Start(r);
                 }
                 if (Broken) return;

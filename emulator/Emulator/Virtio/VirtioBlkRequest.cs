@@ -21,6 +21,7 @@ public sealed class VirtioBlkRequest : BlockIoRequest
     public ushort Head;
     public VirtQueue Queue = null!;
     public int Generation;
+    public int QueueEpoch;
 
     public uint Type;
     public ulong Sector;
@@ -33,7 +34,7 @@ public sealed class VirtioBlkRequest : BlockIoRequest
 
     public VirtioBlkRequest(VirtioBlk device) => this.device = device;
 
-    protected internal override bool Abandoned => Generation != device.Generation;
+    protected internal override bool Abandoned => Generation != device.Generation || QueueEpoch != Queue.Epoch;
 
     protected internal override void Completed(bool succeeded) => device.RequestCompleted(this, succeeded);
 

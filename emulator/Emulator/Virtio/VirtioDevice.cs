@@ -14,7 +14,7 @@ public abstract class VirtioDevice
         StatusNeedsReset = 0x40, StatusFailed = 0x80;
 
     public const int FeatureNotifyOnEmpty = 24, FeatureAnyLayout = 27, FeatureIndirectDesc = 28,
-        FeatureEventIdx = 29, FeatureBadFeature = 30, FeatureVersion1 = 32;
+        FeatureEventIdx = 29, FeatureBadFeature = 30, FeatureVersion1 = 32, FeatureRingReset = 40;
 
     private byte status;
 
@@ -61,7 +61,7 @@ public abstract class VirtioDevice
 
     /// <summary>Features offered through the modern interface.</summary>
     public ulong ModernFeatures => DeviceTypeFeatures | 1UL << FeatureIndirectDesc | 1UL << FeatureEventIdx
-        | 1UL << FeatureVersion1;
+        | 1UL << FeatureVersion1 | 1UL << FeatureRingReset;
 
     /// <summary>Features offered through the legacy interface (32 bits; QEMU adds NOTIFY_ON_EMPTY, ANY_LAYOUT and
     /// the BAD_FEATURE canary bit 30 that no correct driver acknowledges).</summary>
@@ -127,7 +127,7 @@ public abstract class VirtioDevice
     {
         ResetDevice();
         status = 0;
-        DriverFeatures = 0;
+        SetDriverFeatures(0);
         Broken = false;
         BrokenReason = null;
         foreach (var q in Queues) q.Reset();
@@ -135,6 +135,15 @@ public abstract class VirtioDevice
     }
 
     // ---- queues and interrupts -----------------------------------------------------------------------
+
+    /// <summary>VIRTIO_F_RING_RESET (spec 2.6.1): the driver resets one queue; requests taken from it are
+    /// abandoned, and the queue stays off until the driver enables it again.</summary>
+    public void ResetQueue(VirtQueue q)
+    {
+        if (!HasFeature(FeatureRingReset)) return;
+        q.Reset();
+        q.ResetPending = true;
+    }
 
     /// <summary>A queue notification from the driver (legacy notify register or modern notify region).</summary>
     public void Notify(int queueIndex)

@@ -105,23 +105,21 @@ public sealed class VirtioPciTransport : PciDevice
             Set32(pciCfgCap + 16, regs.Read(offset, (int)length));
     }
 
-    // ---- device configuration (little-endian bytes, all ones past the end) ----------------------------------
+    // ---- device configuration (little-endian; an access reaching past the end reads all ones and is not
+    //      written, as QEMU's virtio_config_read/write do) ---------------------------------------------------
 
     private uint ReadDeviceConfig(uint offset, int size)
     {
+        if (offset + (uint)size > device.ConfigLength) return size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
         uint v = 0;
-        for (int i = size - 1; i >= 0; i--)
-        {
-            long at = offset + i;
-            v = v << 8 | (at < device.ConfigLength ? device.ReadConfigByte((int)at) : 0xFFu);
-        }
+        for (int i = size - 1; i >= 0; i--) v = v << 8 | device.ReadConfigByte((int)offset + i);
         return v;
     }
 
     private void WriteDeviceConfig(uint offset, int size, uint value)
     {
-        for (int i = 0; i < size; i++)
-            if (offset + i < device.ConfigLength) device.WriteConfigByte((int)(offset + i), (byte)(value >> (8 * i)));
+        if (offset + (uint)size > device.ConfigLength) return;
+        for (int i = 0; i < size; i++) device.WriteConfigByte((int)offset + i, (byte)(value >> (8 * i)));
     }
 
     private VirtQueue? SelectedQueue => queueSelect < device.Queues.Length ? device.Queues[queueSelect] : null;
@@ -231,6 +229,7 @@ public sealed class VirtioPciTransport : PciDevice
             44 => (uint)((q?.AvailAddress ?? 0) >> 32),
             48 => (uint)(q?.UsedAddress ?? 0),
             52 => (uint)((q?.UsedAddress ?? 0) >> 32),
+            58 => q is { ResetPending: true } ? 1u : 0u,
             _ => 0,
         };
     }
@@ -253,7 +252,7 @@ public sealed class VirtioPciTransport : PciDevice
                 break;
             case 28:
                 if (q == null) break;
-                if ((value & 0xFFFF) == 1) q.Enabled = true;
+                if ((value & 0xFFFF) == 1) { q.Enabled = true; q.ResetPending = false; }
                 else d.SetBroken($"wrong value {value} written to queue_enable");
                 break;
             case 32: if (q is { Enabled: false }) q.DescAddress = SetLow(q.DescAddress, value); break;
@@ -262,6 +261,7 @@ public sealed class VirtioPciTransport : PciDevice
             case 44: if (q is { Enabled: false }) q.AvailAddress = SetHigh(q.AvailAddress, value); break;
             case 48: if (q is { Enabled: false }) q.UsedAddress = SetLow(q.UsedAddress, value); break;
             case 52: if (q is { Enabled: false }) q.UsedAddress = SetHigh(q.UsedAddress, value); break;
+            case 58: if (q != null && (value & 0xFFFF) == 1) d.ResetQueue(q); break;
             // msix_config and queue_msix_vector: no MSI-X, the write cannot be honoured and reads stay NO_VECTOR.
         }
     }
