@@ -164,7 +164,6 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
                 string name = "vd" + (char)('a' + i);
                 var backend = openDrive(drive);
                 var blk = new VirtioBlk(Memory, backend, Loop, drive.ToVirtioOptions()) { Warning = m => Warn($"{name}: {m}") };
-                blk.Engine.Warning = m => Warn($"{name}: {m}");
                 var transport = new VirtioPciTransport($"virtio-blk {name}", blk, classCode: 0x010000);
                 PciBus.Add(transport, PciBus.FreeSlot(FirstDiskSlot + i));
                 disks.Add(new VirtioDisk(name, drive, backend, blk, transport));

@@ -58,7 +58,7 @@ public sealed class VirtioBlk : VirtioDevice
         : base(memory, 1, (options ?? new VirtioBlkOptions()).QueueSize)
     {
         this.options = options ?? new VirtioBlkOptions();
-        engine = new BlockIoEngine(backend, loop);
+        engine = new BlockIoEngine(backend, loop) { Warning = m => Warning?.Invoke(m) };
         ReadOnly = this.options.ReadOnly || backend.IsReadOnly;
         CapacitySectors = (ulong)backend.Size / SectorSize;
         Encoding.ASCII.GetBytes(this.options.Serial.AsSpan(0, Math.Min(20, this.options.Serial.Length)), serial);
