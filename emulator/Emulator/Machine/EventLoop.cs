@@ -105,7 +105,9 @@ public sealed class EventLoop : IDisposable
         }
     }
 
-    public void Dispose() => signal.Dispose();
+    /// <summary>Nothing to release: the semaphore is left to the GC so that a completion arriving from the host
+    /// after the machine stopped (an I/O that outlived a drain) posts harmlessly instead of crashing.</summary>
+    public void Dispose() { }
 
     private sealed class ActionWork(Action action) : ILoopWork
     {

@@ -166,7 +166,7 @@ public sealed class MiniVirtioDriver
         // Legacy layout: one 4 KiB-aligned block; the used ring at the next 4 KiB after the available ring.
         uint availBytes = 6 + 2u * QueueSize;
         uint total = (uint)((16u * QueueSize + availBytes + 4095) & ~4095) + 6 + 8u * QueueSize;
-        Desc = Alloc(total, 4096);
+        Desc = Rings(false, () => { ulong b = Alloc(total, 4096); return (b, 0, 0); }).Desc;
         Avail = Desc + 16u * QueueSize;
         Used = (Avail + availBytes + 4095) & ~4095UL;
         Legacy(8, 4, (uint)(Desc >> 12));
@@ -196,9 +196,7 @@ public sealed class MiniVirtioDriver
         Common(22, 2, 0);
         QueueSize = (ushort)Common(24, 2);
         if (queueSize != 0) { Common(24, 2, queueSize); QueueSize = (ushort)Common(24, 2); }
-        Desc = Alloc(16u * QueueSize, 16);
-        Avail = Alloc(6 + 2u * QueueSize, 2);
-        Used = Alloc(6 + 8u * QueueSize, 4);
+        (Desc, Avail, Used) = Rings(true, () => (Alloc(16u * QueueSize, 16), Alloc(6 + 2u * QueueSize, 2), Alloc(6 + 8u * QueueSize, 4)));
         Common(32, 4, (uint)Desc); Common(36, 4, 0);
         Common(40, 4, (uint)Avail); Common(44, 4, 0);
         Common(48, 4, (uint)Used); Common(52, 4, 0);
@@ -206,6 +204,27 @@ public sealed class MiniVirtioDriver
         ResetRingState();
         Status = Ack | Driver | FeaturesOk | DriverOk;
         return true;
+    }
+
+    private readonly Dictionary<(bool, ushort), (ulong Desc, ulong Avail, ulong Used)> ringMemory = new();
+
+    /// <summary>Ring memory per layout and size, allocated once and zeroed on every initialisation.</summary>
+    private (ulong Desc, ulong Avail, ulong Used) Rings(bool modern, Func<(ulong, ulong, ulong)> allocate)
+    {
+        if (!ringMemory.TryGetValue((modern, QueueSize), out var r))
+        {
+            r = allocate();
+            ringMemory[(modern, QueueSize)] = r;
+            return r;
+        }
+        if (modern)
+        {
+            mem.DmaWrite(r.Desc, new byte[16 * QueueSize]);
+            mem.DmaWrite(r.Avail, new byte[6 + 2 * QueueSize]);
+            mem.DmaWrite(r.Used, new byte[6 + 8 * QueueSize]);
+        }
+        else mem.DmaWrite(r.Desc, new byte[(16 * QueueSize + 6 + 2 * QueueSize + 4095) / 4096 * 4096 + 6 + 8 * QueueSize]);
+        return r;
     }
 
     private void ResetRingState()
