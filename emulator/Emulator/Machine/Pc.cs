@@ -275,8 +275,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         Port92.Reset();
         A20.Reset();
         foreach (var u in SerialPorts) u.Reset();
-        Cpu.Reset();
-        Clock.Rebase();
+        Clock.AcrossCounterReset(Cpu.Reset);
     }
 
     /// <summary>What firmware would do before the OS, for the direct kernel boot; nothing for a firmware boot

@@ -106,21 +106,20 @@ public static class QemuCommandLine
         }
         ulong multiplier = 1UL << 20;
         string digits = value;
-        if (value.Length > 0 && char.IsLetter(value[^1]))
-        {
-            multiplier = char.ToUpperInvariant(value[^1]) switch
+        char suffix = value.Length > 0 && char.IsLetter(value[^1]) ? char.ToUpperInvariant(value[^1]) : '\0';
+        if (suffix != '\0') digits = value[..^1];
+        if (!double.TryParse(digits, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double number) || number <= 0)
+            throw new MachineOptionException($"-m {text}: not a memory size (examples: 128, 256M, 1G)");
+        if (suffix != '\0')
+            multiplier = suffix switch
             {
                 'B' => 1,
                 'K' => 1UL << 10,
                 'M' => 1UL << 20,
                 'G' => 1UL << 30,
                 'T' => 1UL << 40,
-                _ => throw new MachineOptionException($"-m {text}: unknown size suffix '{value[^1]}'"),
+                _ => throw new MachineOptionException($"-m {text}: unknown size suffix '{value[^1]}' (use K, M or G)"),
             };
-            digits = value[..^1];
-        }
-        if (!double.TryParse(digits, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double number) || number <= 0)
-            throw new MachineOptionException($"-m {text}: not a memory size (examples: 128, 256M, 1G)");
         double bytes = number * multiplier;
         const uint min = 2u << 20;
         if (bytes > Emulator.Bus.MemoryBus.MaxRamSize)

@@ -48,12 +48,13 @@ public sealed class VirtualClock
         instructionBase = source();
     }
 
-    /// <summary>Deterministic mode: call when the instruction counter restarts (CPU reset) so time does
-    /// not run backwards.</summary>
-    public void Rebase()
+    /// <summary>Runs <paramref name="resetCounter"/> (a CPU reset, which may restart the instruction counter)
+    /// without time running backwards or jumping in the deterministic mode.</summary>
+    public void AcrossCounterReset(Action resetCounter)
     {
-        if (instructionSource == null) return;
-        instructionBase = instructionSource();
+        Fold();
+        resetCounter();
+        if (instructionSource != null) instructionBase = instructionSource();
     }
 
     private void Fold()
