@@ -18,6 +18,8 @@ public sealed class TestBlockDevice : IBlockDevice
     public TimeSpan Delay { get; set; }
     public int Reads, Writes, Flushes, Discards, WriteZeroes;
     public int CompletionThreadId { get; private set; }
+    /// <summary>Stopwatch timestamp of the last asynchronous completion.</summary>
+    public long CompletedAt { get; private set; }
     public readonly List<(string Op, long Offset, long Length)> Log = new();
     /// <summary>When set, the next operation fails with a <see cref="BlockIOException"/>.</summary>
     public bool FailNext { get; set; }
@@ -75,6 +77,7 @@ public sealed class TestBlockDevice : IBlockDevice
         else await Task.Yield();
         lock (sync) action();
         CompletionThreadId = Environment.CurrentManagedThreadId;
+        CompletedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         Interlocked.Decrement(ref inFlight);
     }
 
