@@ -38,7 +38,7 @@ public sealed record SerialOptions
             var items = KeyValueList.Parse(text[4..], option, implicitKey: "address");
             string address = items[0].Value;
             int colon = address.LastIndexOf(':');
-            if (colon < 0 || !int.TryParse(address[(colon + 1)..], out int port) || port is < 1 or > 65535)
+            if (colon < 0 || !int.TryParse(address[(colon + 1)..], out int port) || port is < 0 or > 65535)
                 throw new MachineOptionException($"{option} {text}: expected tcp:[HOST]:PORT with a port from 1 to 65535");
             string host = colon == 0 ? "127.0.0.1" : address[..colon];
             bool server = false, wait = true;
@@ -53,6 +53,8 @@ public sealed record SerialOptions
                     default: throw new MachineOptionException($"{option} {text}: unknown parameter '{key}'");
                 }
             }
+            if (port == 0 && !server)
+                throw new MachineOptionException($"{option} {text}: port 0 (any free port) only makes sense with server");
             return new SerialOptions { Kind = CharBackendKind.Tcp, Host = host, Port = port, Server = server, Wait = wait };
         }
         int sep = text.IndexOf(':');

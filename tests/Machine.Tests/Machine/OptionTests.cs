@@ -101,6 +101,7 @@ public class OptionTests
     [TestCase("tcp:h:70000", "tcp:[HOST]:PORT")]
     [TestCase("file:", "missing file name")]
     [TestCase("tcp::1,server,telnet", "unknown parameter 'telnet'")]
+    [TestCase("tcp:localhost:0", "only makes sense with server")]
     public void BadSerialSpecs(string text, string message)
     {
         var e = Assert.Throws<MachineOptionException>(() => SerialOptions.Parse(text));
