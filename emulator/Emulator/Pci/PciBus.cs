@@ -16,6 +16,7 @@ public interface IPciIrqRouter
 public sealed class PciBus
 {
     private readonly PciDevice?[] functions = new PciDevice?[256];
+    private readonly List<PciDevice> devices = new();
 
     public MemoryBus Memory { get; }
     public IoPortBus Io { get; }
@@ -42,11 +43,13 @@ public sealed class PciBus
         device.Function = function;
         device.SealConfiguration();
         functions[devfn] = device;
+        devices.Add(device);
     }
 
     public PciDevice? Get(int deviceNumber, int function = 0) => functions[(deviceNumber << 3 | function) & 0xFF];
 
-    public IEnumerable<PciDevice> Devices => functions.Where(f => f != null)!;
+    /// <summary>Every function, in the order added (a list, so interrupt routing can walk it without allocating).</summary>
+    public IReadOnlyList<PciDevice> Devices => devices;
 
     /// <summary>Lowest free device number at or above <paramref name="first"/> (function 0 free).</summary>
     public int FreeSlot(int first)
@@ -68,7 +71,7 @@ public sealed class PciBus
 
     public void Reset()
     {
-        foreach (var f in functions) f?.Reset();
+        foreach (var f in devices) f.Reset();
     }
 
     // ---- BAR decoding ------------------------------------------------------------------------------------

@@ -60,8 +60,9 @@ public sealed class PiixIsaBridge : PciDevice, IPciIrqRouter, IPortDevice
     private void Recompute()
     {
         Array.Clear(pirqAsserted);
-        foreach (var d in bus.Devices)
-            if (d.EffectiveIntx) pirqAsserted[PirqOf(d.DeviceNumber, d.InterruptPinNumber)]++;
+        var devices = bus.Devices;
+        for (int i = 0; i < devices.Count; i++)
+            if (devices[i].EffectiveIntx) pirqAsserted[PirqOf(devices[i].DeviceNumber, devices[i].InterruptPinNumber)]++;
         ushort levels = 0;
         for (int p = 0; p < 4; p++)
         {

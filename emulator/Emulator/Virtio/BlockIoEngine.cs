@@ -110,10 +110,7 @@ public sealed class BlockIoEngine
         inFlight.Add(r);
         InFlightBytes += r.Op is BlockOp.Read or BlockOp.Write ? r.Length : 0;
         if (deterministic)
-        {
-            r.DueTimer ??= loop.Clock.CreateTimer("block-completion", () => DueTimeReached(r));
-            r.DueTimer.Arm(r.SubmitVirtualNs + LatencyNs(r.Op, r.Length));
-        }
+            (r.DueTimer ?? CreateDueTimer(r)).Arm(r.SubmitVirtualNs + LatencyNs(r.Op, r.Length));
         ValueTask task;
         try
         {
@@ -138,6 +135,13 @@ public sealed class BlockIoEngine
         }
         else task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(r.HostCallback);
     }
+
+    /// <summary>Kept out of <see cref="Submit"/>: a lambda capturing the parameter there would allocate its
+    /// closure on every call, even when this branch is not taken.</summary>
+    private DeviceTimer CreateDueTimer(BlockIoRequest r) =>
+        r.DueTimer = loop.Clock.CreateTimer("block-completion", () => DueTimeReached(r));
+
+    private static Func<bool> CreateHostDoneCheck(BlockIoRequest r) => r.IsHostDone = () => r.HostDone;
 
     /// <summary>Loop thread: the backend finished the request.</summary>
     internal void HostCompleted(BlockIoRequest r)
@@ -176,8 +180,7 @@ public sealed class BlockIoEngine
         }
         // The host is behind the model: hold virtual time here until it catches up (runs HostCompleted,
         // which finishes the request).
-        r.IsHostDone ??= () => r.HostDone;
-        while (!loop.PumpUntil(r.IsHostDone, TimeSpan.FromSeconds(30)))
+        while (!loop.PumpUntil(r.IsHostDone ?? CreateHostDoneCheck(r), TimeSpan.FromSeconds(30)))
             Warning?.Invoke($"disk {r.Op.ToString().ToLowerInvariant()} at byte {r.Offset} is taking more than 30 s on the host");
     }
 
