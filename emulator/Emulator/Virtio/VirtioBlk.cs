@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using Emulator.Bus;
@@ -44,6 +43,7 @@ public sealed class VirtioBlk : VirtioDevice
     private readonly BlockIoEngine engine;
     private readonly VirtioBlkOptions options;
     private readonly Stack<VirtioBlkRequest> pool = new();
+    private readonly BouncePool buffers = new();
     private readonly byte[] config = new byte[ConfigSize];
     private readonly byte[] serial = new byte[20];
     private bool writeCache;
@@ -211,7 +211,7 @@ public sealed class VirtioBlk : VirtioDevice
             Complete(r, VirtioBlkRequest.StatusOk);
             return;
         }
-        r.Buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        r.Buffer = buffers.Rent((int)length);
         if (write && r.Gather(Memory, VirtioBlkRequest.HeaderSize, r.Buffer.AsSpan(0, (int)length)) != length)
         {
             Complete(r, VirtioBlkRequest.StatusIoErr);
@@ -314,11 +314,11 @@ public sealed class VirtioBlk : VirtioDevice
 
     private VirtioBlkRequest Rent() => pool.TryPop(out var r) ? r : new VirtioBlkRequest(this);
 
-    private static void ReturnBuffer(VirtioBlkRequest r)
+    private void ReturnBuffer(VirtioBlkRequest r)
     {
         if (r.Buffer != null)
         {
-            ArrayPool<byte>.Shared.Return(r.Buffer);
+            buffers.Return(r.Buffer);
             r.Buffer = null;
         }
     }
