@@ -52,6 +52,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
     public A20Gate A20 { get; }
     public I8042 Keyboard { get; }
     public SystemControlPortA Port92 { get; }
+    public FwCfg FwCfg { get; }
     public IReadOnlyList<Uart16550> SerialPorts { get; }
     public DebugConsole? DebugConsole { get; private set; }
     public IsaDebugExit? DebugExit { get; private set; }
@@ -108,6 +109,9 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         Keyboard.Register(Io);
         Port92 = new SystemControlPortA(A20, this);
         Port92.Register(Io);
+        FwCfg = new FwCfg();
+        FwCfg.Register(Io);
+        SetUpFwCfg();
 
         PciBus = new PciBus(Memory, Io) { Warning = Warn };
         PciHost = new PciHost(PciBus);
@@ -233,6 +237,20 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         Rtc[0x2E] = (byte)(sum >> 8); Rtc[0x2F] = (byte)sum;
     }
 
+    /// <summary>What QEMU's pc board tells SeaBIOS through fw_cfg: RAM size, one CPU, and "etc/e820" with the
+    /// RAM below 4 GiB (the firmware adds its own holes).</summary>
+    private void SetUpFwCfg()
+    {
+        FwCfg.SetUInt64(FwCfg.RamSize, Options.MemoryBytes);
+        FwCfg.SetUInt16(FwCfg.NbCpus, 1);
+        FwCfg.SetUInt16(FwCfg.MaxCpus, 1);
+        var e820 = new E820Map();
+        e820.Add(0, Options.MemoryBytes, E820Type.Ram);
+        var table = new byte[20 * e820.Entries.Count];
+        e820.WriteTo(table);
+        FwCfg.AddFile("etc/e820", table);
+    }
+
     // ---- machine control ----------------------------------------------------------------------------------
 
     public void RequestReset(string reason)
@@ -273,6 +291,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         Rtc.Reset();
         Keyboard.Reset();
         Port92.Reset();
+        FwCfg.Reset();
         A20.Reset();
         foreach (var u in SerialPorts) u.Reset();
         Clock.AcrossCounterReset(Cpu.Reset);
