@@ -69,6 +69,7 @@ public sealed class BlockIoEngine
     private readonly EventLoop loop;
     private readonly bool deterministic;
     private readonly List<BlockIoRequest> inFlight = new();
+    private bool draining;
 
     public EventLoop Loop => loop;
     public IBlockDevice Backend => backend;
@@ -103,13 +104,13 @@ public sealed class BlockIoEngine
         r.Engine = this;
         r.Error = null;
         r.HostDone = false;
-        r.DueReached = !deterministic;
+        r.DueReached = !deterministic || draining;
         r.SubmitVirtualNs = loop.Clock.NowNs;
         r.SubmitHostTicks = Stopwatch.GetTimestamp();
         InFlight++;
         inFlight.Add(r);
         InFlightBytes += r.Op is BlockOp.Read or BlockOp.Write ? r.Length : 0;
-        if (deterministic)
+        if (!r.DueReached)
             (r.DueTimer ?? CreateDueTimer(r)).Arm(r.SubmitVirtualNs + LatencyNs(r.Op, r.Length));
         ValueTask task;
         try
@@ -209,6 +210,28 @@ public sealed class BlockIoEngine
         }
     }
 
-    /// <summary>Waits (running loop work) until nothing is in flight, e.g. before a machine reset or exit.</summary>
-    public bool Drain(TimeSpan limit) => InFlight == 0 || loop.PumpUntil(() => InFlight == 0, limit);
+    /// <summary>Waits (running loop work) until nothing is in flight, e.g. before a machine reset or exit. Requests
+    /// stop waiting for their modelled completion times: only the host matters now.</summary>
+    public bool Drain(TimeSpan limit)
+    {
+        if (InFlight == 0) return true;
+        draining = true;
+        try
+        {
+            for (int i = inFlight.Count - 1; i >= 0; i--)
+            {
+                if (i >= inFlight.Count) continue;
+                var r = inFlight[i];
+                if (r.DueReached) continue;
+                r.DueTimer?.Cancel();
+                r.DueReached = true;
+                if (r.HostDone) Finish(r);
+            }
+            return loop.PumpUntil(() => InFlight == 0, limit);
+        }
+        finally
+        {
+            draining = false;
+        }
+    }
 }

@@ -59,4 +59,17 @@ public class DeterministicIoTests
         Assert.That(first, Has.Count.EqualTo(20));
         Assert.That(Timeline(2), Is.EqualTo(first), "host timing differs between runs, the virtual timeline does not");
     }
+
+    [Test]
+    public void DrainAtExitDoesNotWaitForModelledTimes()
+    {
+        using var rig = Rig(TimeSpan.FromMilliseconds(30));
+        var r = rig.Driver.Read(0, 512);
+        var w = rig.Driver.Write(1, new byte[512]);
+        Assert.That(rig.Blk.Engine.Drain(TimeSpan.FromSeconds(10)), Is.True);
+        Assert.That(rig.Blk.Engine.InFlight, Is.EqualTo(0));
+        Assert.That(rig.Driver.UsedIdx, Is.EqualTo(2), "both finished without virtual time passing");
+        Assert.That(rig.Clock.NowNs, Is.EqualTo(0));
+        _ = (r, w);
+    }
 }
