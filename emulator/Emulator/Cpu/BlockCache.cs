@@ -97,6 +97,7 @@ public sealed unsafe partial class X86Cpu
         uint bytes = 0;
         while (count < MaxBlockInsns)
         {
+            int at = codeReader.Position;
             dec.Decode(out Instruction ins);
             if (ins.IsInvalid && dec.LastError == DecoderError.NoMoreBytes)
             {
@@ -111,7 +112,7 @@ public sealed unsafe partial class X86Cpu
                 return null;
             }
             ref Insn o = ref scratch[count];
-            bool ends = Translator.Translate(in ins, ref o, mode != 0);
+            bool ends = Translator.Translate(in ins, ref o, mode != 0, new ReadOnlySpan<byte>(src + off + at, ins.Length));
             count++;
             bytes += (uint)ins.Length;
             if (ends) break;
@@ -152,7 +153,7 @@ public sealed unsafe partial class X86Cpu
                 DeliverPendingFault();
                 return null;
             }
-            Translator.Translate(in ins, ref transient.Ops[0], mode != 0);
+            Translator.Translate(in ins, ref transient.Ops[0], mode != 0, new ReadOnlySpan<byte>(p, ins.Length));
             transient.Count = 1;
             transient.Phys = phys;
             transient.Mode = mode;
@@ -225,6 +226,8 @@ internal sealed unsafe class CodeBuffer : CodeReader
     private int pos, end;
 
     public void Set(byte* start, int length) { p = start; pos = 0; end = length; }
+
+    public int Position => pos;
 
     public override int ReadByte() => pos < end ? p[pos++] : -1;
 }

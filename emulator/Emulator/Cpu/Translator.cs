@@ -13,7 +13,7 @@ using unsafe H = delegate*<X86Cpu, ref Insn, int>;
 /// </summary>
 internal static unsafe class Translator
 {
-    public static bool Translate(in Instruction ins, ref Insn o, bool code32)
+    public static bool Translate(in Instruction ins, ref Insn o, bool code32, ReadOnlySpan<byte> bytes)
     {
         o = default;
         o.Len = (byte)ins.Length;
@@ -22,7 +22,11 @@ internal static unsafe class Translator
         o.Base = o.Index = X86Cpu.ZeroReg;
         bool ends = ins.FlowControl != FlowControl.Next;
         if (ins.IsInvalid) { o.Fn = &SystemOps.Ud; return true; }
-        if (!Build(in ins, ref o, ref ends)) { o.Fn = &SystemOps.Ud; return true; }
+        if (!Build(in ins, ref o, ref ends) && !Fpu.FpuTranslator.Build(in ins, ref o, bytes))
+        {
+            o.Fn = &SystemOps.Ud;
+            return true;
+        }
         return ends;
     }
 
@@ -37,6 +41,8 @@ internal static unsafe class Translator
         Register.ES => X86Cpu.ES, Register.CS => X86Cpu.CS, Register.SS => X86Cpu.SS,
         Register.DS => X86Cpu.DS, Register.FS => X86Cpu.FS, Register.GS => X86Cpu.GS, _ => -1,
     };
+
+    internal static void MemOperand(in Instruction ins, ref Insn o) => Mem(in ins, ref o);
 
     private static void Mem(in Instruction ins, ref Insn o)
     {
@@ -335,8 +341,6 @@ internal static unsafe class Translator
                 o.Fn = &SystemOps.Ud;
                 return true;
         }
-        if (ins.Mnemonic >= Mnemonic.F2xm1 && ins.Mnemonic <= Mnemonic.Fyl2xp1)
-            return Fpu.FpuTranslator.Build(in ins, ref o);
         return false;
     }
 

@@ -63,7 +63,7 @@ public sealed class SingleStepRunner
     private readonly List<uint> touched = new();
 
     // Exclusion reasons: where an 80286 legitimately differs from an i686 (README of the data set).
-    public const string ReasonLength = "instruction longer than 10 bytes: #UD on the 286, up to 15 bytes allowed on an i686";
+    public const string ReasonLength = "instruction longer than 10 bytes: the 286 faults, an i686 allows up to 15 bytes (SDM Vol. 2, 2.3.11)";
     public const string ReasonFsGs = "MOV to/from Sreg 4 or 5: #UD on the 286, FS/GS on the 386 and later";
     public const string ReasonLock = "LOCK prefix on an instruction that does not allow it: executed by the 286, #UD on the 386 and later (SDM Vol. 2, LOCK)";
     public const string ReasonNotRestartable = "fault after the 286 had already changed registers (string SI/DI, POP m SP): 386+ faults are restartable (SDM Vol. 3, 6.5)";
