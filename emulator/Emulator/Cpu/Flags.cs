@@ -52,8 +52,10 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Loads EFLAGS without privilege checks (reserved bits forced; VM86 is not implemented).</summary>
     internal void SetEflagsRaw(uint value)
     {
+        uint before = flagsRest;
         flagsRest = (value & (FlagTF | FlagIF | FlagDF | FlagIOPL | FlagNT | FlagRF | FlagAC | FlagID)) | 2;
         SetArithFlags(value);
+        if (((before ^ flagsRest) & FlagAC) != 0) UpdateTlbPointers();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

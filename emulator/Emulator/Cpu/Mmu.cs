@@ -39,20 +39,38 @@ public sealed unsafe partial class X86Cpu
 
     private void InitTlb()
     {
-        tlbStore = GC.AllocateArray<TlbEntry>(4 * TlbSize, pinned: true);
-        tlbGlobal = new byte[4 * TlbSize];
+        tlbStore = GC.AllocateArray<TlbEntry>(5 * TlbSize, pinned: true);
+        tlbGlobal = new byte[5 * TlbSize];
         var p = (TlbEntry*)Unsafe.AsPointer(ref tlbStore[0]);
-        tlbRS = p; tlbWS = p + TlbSize; tlbRU = p + 2 * TlbSize; tlbWU = p + 3 * TlbSize;
+        tlbRS = p; tlbWS = p + TlbSize; tlbRU = p + 2 * TlbSize; tlbWU = p + 3 * TlbSize; tlbNone = p + 4 * TlbSize;
         FlushTlb(all: true);
         tlbR = tlbRS; tlbW = tlbWS;
     }
 
+    /// <summary>An always-empty TLB: selected while alignment checking is on, so that every access takes the
+    /// slow path, which checks alignment. The fast path stays free of the check.</summary>
+    private TlbEntry* tlbNone;
+    private bool alignmentCheck;
+
     internal void SetCpl(int level)
     {
         cpl = level;
-        if (level == 3) { tlbR = tlbRU; tlbW = tlbWU; }
+        UpdateTlbPointers();
+    }
+
+    /// <summary>Picks the TLBs for the CPL; alignment checking (#AC) applies at CPL 3 with CR0.AM and
+    /// EFLAGS.AC set (SDM Vol. 3, 6.15, interrupt 17).</summary>
+    internal void UpdateTlbPointers()
+    {
+        if (tlbNone == null) return;
+        alignmentCheck = cpl == 3 && (cr0 & CR0_AM) != 0 && (flagsRest & FlagAC) != 0;
+        if (alignmentCheck) { tlbR = tlbNone; tlbW = tlbNone; }
+        else if (cpl == 3) { tlbR = tlbRU; tlbW = tlbWU; }
         else { tlbR = tlbRS; tlbW = tlbWS; }
     }
+
+    private bool Misaligned(uint lin, int size, bool system) =>
+        alignmentCheck && !system && size > 1 && (lin & (uint)(size - 1)) != 0;
 
     /// <summary>Drops TLB entries: all of them, or those not marked global (a CR3 load with CR4.PGE).</summary>
     internal void FlushTlb(bool all)
@@ -255,6 +273,7 @@ public sealed unsafe partial class X86Cpu
     internal bool ReadLinSlow(uint lin, int size, bool system, out uint v)
     {
         v = 0;
+        if (Misaligned(lin, size, system)) return Raise(VecAC, 0);
         if ((lin & 0xFFF) + (uint)size > 0x1000)
         {
             for (int k = 0; k < size; k++)
@@ -272,6 +291,7 @@ public sealed unsafe partial class X86Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal bool WriteLinSlow(uint lin, int size, uint v, bool system)
     {
+        if (Misaligned(lin, size, system)) return Raise(VecAC, 0);
         if ((lin & 0xFFF) + (uint)size > 0x1000)
         {
             // Both pages must allow the write before any byte is written (the instruction stays restartable).
@@ -299,6 +319,7 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Checks that a write would succeed (page present and writable) without writing.</summary>
     internal bool ProbeWrite(uint lin, int size)
     {
+        if (Misaligned(lin, size, false)) return Raise(VecAC, 0);
         TlbEntry* e = tlbW + ((lin >> 12) & TlbMask);
         if (e->Tag == ((lin + (uint)size - 1) & 0xFFFF_F000)) return true;
         if (!TranslateAndFill(lin, true, false, out _)) return false;

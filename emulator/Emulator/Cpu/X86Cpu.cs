@@ -136,7 +136,12 @@ public sealed unsafe partial class X86Cpu : ICpu
     public uint Cr0
     {
         get => cr0;
-        set { cr0 = (value & ~0x1FFF_FFC0u) | CR0_ET | (value & (CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG)); OnPagingControlChanged(); }
+        set
+        {
+            cr0 = (value & ~0x1FFF_FFC0u) | CR0_ET | (value & (CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG));
+            OnPagingControlChanged();
+            UpdateTlbPointers();
+        }
     }
 
     public uint Cr3
