@@ -125,7 +125,12 @@ public sealed unsafe partial class X86Cpu : ICpu
     public uint GetRegister(Register32 register) => regs[(int)register & 7];
     public void SetRegister(Register32 register, uint value) => regs[(int)register & 7] = value;
 
-    public uint Eip { get => eip; set => eip = value; }
+    /// <summary>EIP. Setting it (a boot loader or test starting code) also ends a HLT.</summary>
+    public uint Eip
+    {
+        get => eip;
+        set { eip = value; halted = false; }
+    }
 
     public uint Eflags
     {

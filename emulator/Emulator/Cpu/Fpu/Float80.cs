@@ -186,7 +186,8 @@ internal static class SoftFloat
                 Round(sign, ref e, ref sig, precision, int.MinValue / 2, int.MaxValue / 2, rc, ref flags);
                 return Pack(sign, e - 24576, sig);
             }
-            if (OverflowToInfinity(sign, rc)) return Float80.Infinity(sign);
+            if (OverflowToInfinity(sign, rc)) { flags |= FpuFlags.C1; return Float80.Infinity(sign); }
+            flags &= ~FpuFlags.C1;
             return LargestFinite(sign, precision);
         }
         if (unmaskedUnderflow && e0 - LeadingZeros(s0) < 1 - Bias)
@@ -225,8 +226,9 @@ internal static class SoftFloat
         if (a.IsSignalingNaN || b.IsSignalingNaN) flags |= FpuFlags.IE;
         if (a.IsNaN && b.IsNaN)
         {
-            ulong ma = a.Mantissa & ~(1UL << 62), mb = b.Mantissa & ~(1UL << 62);
-            if (ma != mb) return Quiet(ma > mb ? a : b);
+            // A QNaN wins over an SNaN; between two of a kind the larger significand wins.
+            if (a.IsSignalingNaN != b.IsSignalingNaN) return Quiet(a.IsSignalingNaN ? b : a);
+            if (a.Mantissa != b.Mantissa) return Quiet(a.Mantissa > b.Mantissa ? a : b);
             return Quiet(a.Sign ? b : a);
         }
         return Quiet(a.IsNaN ? a : b);
@@ -238,18 +240,33 @@ internal static class SoftFloat
         return Float80.Indefinite;
     }
 
+    /// <summary>Invalid operation: IE, and no DE (a higher-priority exception, SDM Vol. 1, 4.9.2).</summary>
+    private static Float80 Invalid(ref int flags, int before)
+    {
+        flags = before | FpuFlags.IE;
+        return Float80.Indefinite;
+    }
+
+    /// <summary>A NaN operand: its result, with IE for an SNaN and no DE.</summary>
+    private static Float80 NaNResult(Float80 a, Float80 b, ref int flags, int before)
+    {
+        flags = before;
+        return PropagateNaN(a, b, ref flags);
+    }
+
     // ---- arithmetic -------------------------------------------------------------------------------------
 
     public static Float80 Add(Float80 a, Float80 b, bool subtract, int pc, int rc, ref int flags, bool uo = false, bool uu = false)
     {
         if (subtract) b = b.Negate();
+        int f0 = flags;
         var ka = Unpack(a, out bool sa, out int ea, out UInt128 ma, ref flags);
         var kb = Unpack(b, out bool sb, out int eb, out UInt128 mb, ref flags);
-        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags);
-        if (ka == Kind.NaN || kb == Kind.NaN) return PropagateNaN(a, subtract ? b.Negate() : b, ref flags);
+        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags, f0);
+        if (ka == Kind.NaN || kb == Kind.NaN) return NaNResult(a, subtract ? b.Negate() : b, ref flags, f0);
         if (ka == Kind.Infinity || kb == Kind.Infinity)
         {
-            if (ka == Kind.Infinity && kb == Kind.Infinity && sa != sb) return Invalid(ref flags);
+            if (ka == Kind.Infinity && kb == Kind.Infinity && sa != sb) return Invalid(ref flags, f0);
             return ka == Kind.Infinity ? a : b;
         }
         if (ka == Kind.Zero && kb == Kind.Zero)
@@ -279,14 +296,15 @@ internal static class SoftFloat
 
     public static Float80 Mul(Float80 a, Float80 b, int pc, int rc, ref int flags, bool uo = false, bool uu = false)
     {
+        int f0 = flags;
         var ka = Unpack(a, out bool sa, out int ea, out UInt128 ma, ref flags);
         var kb = Unpack(b, out bool sb, out int eb, out UInt128 mb, ref flags);
         bool sign = sa ^ sb;
-        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags);
-        if (ka == Kind.NaN || kb == Kind.NaN) return PropagateNaN(a, b, ref flags);
+        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags, f0);
+        if (ka == Kind.NaN || kb == Kind.NaN) return NaNResult(a, b, ref flags, f0);
         if (ka == Kind.Infinity || kb == Kind.Infinity)
         {
-            if (ka == Kind.Zero || kb == Kind.Zero) return Invalid(ref flags);
+            if (ka == Kind.Zero || kb == Kind.Zero) return Invalid(ref flags, f0);
             return Float80.Infinity(sign);
         }
         if (ka == Kind.Zero || kb == Kind.Zero) return new Float80((ushort)(sign ? 0x8000 : 0), 0);
@@ -296,18 +314,19 @@ internal static class SoftFloat
 
     public static Float80 Div(Float80 a, Float80 b, int pc, int rc, ref int flags, bool uo = false, bool uu = false)
     {
+        int f0 = flags;
         var ka = Unpack(a, out bool sa, out int ea, out UInt128 ma, ref flags);
         var kb = Unpack(b, out bool sb, out int eb, out UInt128 mb, ref flags);
         bool sign = sa ^ sb;
-        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags);
-        if (ka == Kind.NaN || kb == Kind.NaN) return PropagateNaN(a, b, ref flags);
+        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags, f0);
+        if (ka == Kind.NaN || kb == Kind.NaN) return NaNResult(a, b, ref flags, f0);
         if (ka == Kind.Infinity)
-            return kb == Kind.Infinity ? Invalid(ref flags) : Float80.Infinity(sign);
+            return kb == Kind.Infinity ? Invalid(ref flags, f0) : Float80.Infinity(sign);
         if (kb == Kind.Infinity) return new Float80((ushort)(sign ? 0x8000 : 0), 0);
         if (kb == Kind.Zero)
         {
-            if (ka == Kind.Zero) return Invalid(ref flags);
-            flags |= FpuFlags.ZE;
+            if (ka == Kind.Zero) return Invalid(ref flags, f0);
+            flags = f0 | FpuFlags.ZE;                  // division by zero takes precedence over DE
             return Float80.Infinity(sign);
         }
         if (ka == Kind.Zero) return new Float80((ushort)(sign ? 0x8000 : 0), 0);
@@ -334,11 +353,12 @@ internal static class SoftFloat
 
     public static Float80 Sqrt(Float80 a, int pc, int rc, ref int flags)
     {
+        int f0 = flags;
         var k = Unpack(a, out bool s, out int e, out UInt128 m, ref flags);
-        if (k == Kind.Unsupported) return Invalid(ref flags);
-        if (k == Kind.NaN) return PropagateNaN(a, a, ref flags);
+        if (k == Kind.Unsupported) return Invalid(ref flags, f0);
+        if (k == Kind.NaN) return NaNResult(a, a, ref flags, f0);
         if (k == Kind.Zero) return a;
-        if (s) return Invalid(ref flags);
+        if (s) return Invalid(ref flags, f0);
         if (k == Kind.Infinity) return a;
         // a = M * 2^t with M the 64-bit significand and t = e - 63; make t even.
         ulong mant = (ulong)(m >> 64);
@@ -364,9 +384,10 @@ internal static class SoftFloat
     /// <summary>Rounds to an integer in the current rounding mode (FRNDINT; SDM Vol. 2).</summary>
     public static Float80 RoundToInteger(Float80 a, int rc, ref int flags)
     {
+        int f0 = flags;
         var k = Unpack(a, out bool s, out int e, out UInt128 m, ref flags);
-        if (k == Kind.Unsupported) return Invalid(ref flags);
-        if (k == Kind.NaN) return PropagateNaN(a, a, ref flags);
+        if (k == Kind.Unsupported) return Invalid(ref flags, f0);
+        if (k == Kind.NaN) return NaNResult(a, a, ref flags, f0);
         if (k != Kind.Normal) return a;
         if (e >= 63) return a;
         ulong mag = IntegerPart(s, e, (ulong)(m >> 64), rc, ref flags, out _);
@@ -418,7 +439,8 @@ internal static class SoftFloat
     public static bool ToInt(Float80 a, int bits, int rc, ref int flags, out long result)
     {
         result = 0;
-        var k = Unpack(a, out bool s, out int e, out UInt128 m, ref flags);
+        int noDe = 0;                                   // stores do not signal DE
+        var k = Unpack(a, out bool s, out int e, out UInt128 m, ref noDe);
         if (k is Kind.NaN or Kind.Infinity or Kind.Unsupported) { flags |= FpuFlags.IE; return false; }
         if (k == Kind.Zero) return true;
         if (e >= 64) { flags |= FpuFlags.IE; return false; }
@@ -498,7 +520,8 @@ internal static class SoftFloat
         int emax = (1 << (expBits - 1)) - 1, emin = 1 - emax;
         ulong signBit = 1UL << (fracBits + expBits);
         ulong expMask = (1UL << expBits) - 1;
-        var k = Unpack(a, out bool s, out int e, out UInt128 m, ref flags);
+        int noDe = 0;                                   // stores do not signal DE
+        var k = Unpack(a, out bool s, out int e, out UInt128 m, ref noDe);
         ulong sign = s ? signBit : 0;
         switch (k)
         {
@@ -513,7 +536,8 @@ internal static class SoftFloat
         }
         if (!Round(s, ref e, ref m, fracBits + 1, emin, emax, rc, ref flags))
         {
-            if (OverflowToInfinity(s, rc)) return sign | (expMask << fracBits);
+            if (OverflowToInfinity(s, rc)) { flags |= FpuFlags.C1; return sign | (expMask << fracBits); }
+            flags &= ~FpuFlags.C1;
             return sign | ((expMask - 1) << fracBits) | ((1UL << fracBits) - 1);
         }
         ulong mant = (ulong)(m >> (127 - fracBits));      // integer bit at fracBits
@@ -542,11 +566,13 @@ internal static class SoftFloat
     /// <summary>-1, 0, 1, or 2 for unordered. <paramref name="quiet"/> (FUCOM) raises IE only for SNaN.</summary>
     public static int Compare(Float80 a, Float80 b, bool quiet, ref int flags)
     {
+        int f0 = flags;
         var ka = Unpack(a, out bool sa, out int ea, out UInt128 ma, ref flags);
         var kb = Unpack(b, out bool sb, out int eb, out UInt128 mb, ref flags);
-        if (ka == Kind.Unsupported || kb == Kind.Unsupported) { flags |= FpuFlags.IE; return 2; }
+        if (ka == Kind.Unsupported || kb == Kind.Unsupported) { flags = f0 | FpuFlags.IE; return 2; }
         if (ka == Kind.NaN || kb == Kind.NaN)
         {
+            flags = f0;
             if (!quiet || a.IsSignalingNaN || b.IsSignalingNaN) flags |= FpuFlags.IE;
             return 2;
         }
@@ -571,11 +597,12 @@ internal static class SoftFloat
     public static Float80 Remainder(Float80 a, Float80 b, bool ieee, ref int flags, out int quotientBits, out bool complete)
     {
         quotientBits = 0; complete = true;
+        int f0 = flags;
         var ka = Unpack(a, out bool sa, out int ea, out UInt128 ma, ref flags);
         var kb = Unpack(b, out bool sb, out int eb, out UInt128 mb, ref flags);
-        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags);
-        if (ka == Kind.NaN || kb == Kind.NaN) return PropagateNaN(a, b, ref flags);
-        if (ka == Kind.Infinity || kb == Kind.Zero) return Invalid(ref flags);
+        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags, f0);
+        if (ka == Kind.NaN || kb == Kind.NaN) return NaNResult(a, b, ref flags, f0);
+        if (ka == Kind.Infinity || kb == Kind.Zero) return Invalid(ref flags, f0);
         if (ka == Kind.Zero || kb == Kind.Infinity) return a;
         ulong x = (ulong)(ma >> 64), y = (ulong)(mb >> 64);
         int d = ea - eb;
@@ -586,8 +613,9 @@ internal static class SoftFloat
         }
         if (d >= 64)
         {
-            // Partial remainder: reduce the exponent difference by N = 63 (SDM: 32..63), C2 = 1.
-            const int n = 63;
+            // Partial remainder (C2 = 1): the exponent difference is reduced by N = 32 + (D mod 32), the value
+            // Intel parts use (the SDM allows 32..63), leaving a multiple of 32 for the next FPREM.
+            int n = 32 + d % 32;
             UInt128 num = (UInt128)x << n;
             UInt128 r = num % y;
             complete = false;
@@ -631,14 +659,15 @@ internal static class SoftFloat
     /// <summary>FSCALE: a * 2^trunc(b).</summary>
     public static Float80 Scale(Float80 a, Float80 b, int pc, int rc, ref int flags, bool uo, bool uu)
     {
+        int f0 = flags;
         var ka = Unpack(a, out bool sa, out int ea, out UInt128 ma, ref flags);
         var kb = Unpack(b, out bool sb, out int eb, out UInt128 mb, ref flags);
-        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags);
-        if (ka == Kind.NaN || kb == Kind.NaN) return PropagateNaN(a, b, ref flags);
+        if (ka == Kind.Unsupported || kb == Kind.Unsupported) return Invalid(ref flags, f0);
+        if (ka == Kind.NaN || kb == Kind.NaN) return NaNResult(a, b, ref flags, f0);
         if (kb == Kind.Infinity)
         {
-            if (ka == Kind.Zero && !sb) return Invalid(ref flags);
-            if (ka == Kind.Infinity && sb) return Invalid(ref flags);
+            if (ka == Kind.Zero && !sb) return Invalid(ref flags, f0);
+            if (ka == Kind.Infinity && sb) return Invalid(ref flags, f0);
             if (ka == Kind.Zero || ka == Kind.Infinity) return a;
             return sb ? new Float80((ushort)(sa ? 0x8000 : 0), 0) : Float80.Infinity(sa);
         }
@@ -684,7 +713,8 @@ internal static class SoftFloat
     /// <summary>FBSTP: false (IE) when the rounded value has more than 18 digits or is not a number.</summary>
     public static bool ToBcd(Float80 a, int rc, ref int flags, Span<byte> b)
     {
-        var k = Unpack(a, out bool s, out int e, out UInt128 m, ref flags);
+        int noDe = 0;
+        var k = Unpack(a, out bool s, out int e, out UInt128 m, ref noDe);
         if (k is Kind.NaN or Kind.Infinity or Kind.Unsupported) { flags |= FpuFlags.IE; return false; }
         ulong mag = 0;
         if (k == Kind.Normal)

@@ -541,8 +541,22 @@ internal static class FpuOps
     private static double D(Float80 v) => SoftFloat.ToDoubleApprox(v);
     private static Float80 W(double d) => SoftFloat.FromDoubleValue(d);
 
-    private static double ExpM1(double y) => Math.Abs(y) < 1e-5 ? y + y * y / 2 + y * y * y / 6 : Math.Exp(y) - 1;
-    private static double Log1P(double x) => Math.Abs(x) < 1e-4 ? x - x * x / 2 + x * x * x / 3 - x * x * x * x / 4 : Math.Log(1 + x);
+    /// <summary>e^y - 1 without cancellation (Kahan: (u - 1) * y / ln u with u = e^y).</summary>
+    private static double ExpM1(double y)
+    {
+        double u = Math.Exp(y);
+        if (u == 1.0) return y;
+        double um1 = u - 1.0;
+        if (um1 == -1.0) return -1.0;
+        return um1 * y / Math.Log(u);
+    }
+
+    /// <summary>ln(1 + x) without cancellation (Kahan: ln u * x / (u - 1) with u = 1 + x).</summary>
+    private static double Log1P(double x)
+    {
+        double u = 1.0 + x;
+        return u == 1.0 ? x : Math.Log(u) * x / (u - 1.0);
+    }
 
     /// <summary>Operand in range for FSIN/FCOS/FSINCOS/FPTAN: |x| &lt; 2^63, else C2 = 1 and nothing changes.</summary>
     private static bool InTrigRange(X87 f, Float80 v)
