@@ -10,13 +10,16 @@ namespace Cpu.Tests.Support;
 internal sealed class FlatMachine
 {
     public const uint CodeBase = 0x1000, DataBase = 0x8000, StackTop = 0x7000;
-    public readonly MemoryBus Bus = new(4u << 20);
+    public readonly MemoryBus Bus;
     public readonly IoPortBus Io = new();
     public readonly X86Cpu Cpu;
 
-    public FlatMachine()
+    public FlatMachine() : this(new MemoryBus(4u << 20), new InterruptPin()) { }
+
+    public FlatMachine(MemoryBus bus, InterruptPin pin)
     {
-        Cpu = new X86Cpu(Bus, Io, new InterruptPin());
+        Bus = bus;
+        Cpu = new X86Cpu(Bus, Io, pin);
         // A GDT with flat ring-0 code (0x08) and data (0x10), so that interrupts and far transfers work.
         const uint gdt = 0x10_0000;
         Write64(gdt + 8, 0x00CF_9B00_0000_FFFF);
@@ -53,4 +56,18 @@ internal sealed class FlatMachine
     public void Write64(uint a, ulong v) { Bus.Write32(a, (uint)v); Bus.Write32(a + 4, (uint)(v >> 32)); }
     public void Write80(uint a, ushort se, ulong m) { Write64(a, m); Bus.Write16(a + 8, se); }
     public (ushort se, ulong m) Read80(uint a) => (Bus.Read16(a + 8), Read64(a));
+}
+
+/// <summary>IDT set-up for <see cref="FlatMachine"/> tests.</summary>
+internal static class FlatMachineIdt
+{
+    public const uint IdtBase = 0x20_0000;
+
+    public static void SetGate(this FlatMachine m, int vector, uint handler, byte attributes = 0x8E)
+    {
+        uint e = IdtBase + (uint)vector * 8;
+        m.Write32(e, (handler & 0xFFFF) | 0x08u << 16);
+        m.Write32(e + 4, (handler & 0xFFFF_0000) | (uint)attributes << 8);
+        m.Cpu.SetIdtr(IdtBase, 0x7FF);
+    }
 }
