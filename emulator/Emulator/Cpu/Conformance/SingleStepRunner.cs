@@ -83,7 +83,12 @@ public sealed class SingleStepRunner
         var report = new ConformanceReport();
         foreach (var f in files)
         {
-            var r = RunFile(f);
+            FileResult r;
+            try { r = RunFile(f); }
+            catch (InvalidDataException e) when (!e.Message.StartsWith(f, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"{f}: {e.Message}");
+            }
             report.Files.Add(r);
             progress?.Invoke(r);
         }
@@ -113,9 +118,17 @@ public sealed class SingleStepRunner
                 var t = doc.RootElement;
                 if (t.TryGetProperty("file_masks", out var fm) && fm.ValueKind == JsonValueKind.Object) fileMasks = fm.Clone();
                 if (!t.TryGetProperty("initial", out _)) continue;
-                if (result.Mnemonic.Length == 0 && t.TryGetProperty("name", out var nm))
+                if (result.Mnemonic.Length == 0 && t.TryGetProperty("name", out var nm) && nm.ValueKind == JsonValueKind.String)
                     result.Mnemonic = (nm.GetString() ?? "").Split(' ')[0];
-                RunTest(t, fileMasks, result);
+                try
+                {
+                    RunTest(t, fileMasks, result);
+                }
+                catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException
+                                              or IndexOutOfRangeException or OverflowException or ArgumentException)
+                {
+                    throw new InvalidDataException($"{path}:{lineNo}: not a test in the SingleStepTests schema ({e.Message})");
+                }
             }
         }
         return result;
