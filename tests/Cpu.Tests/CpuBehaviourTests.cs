@@ -195,6 +195,27 @@ public class CpuBehaviourTests
     }
 
     [Test]
+    public void EndlessFaultsOnFetchStillEndTheSlice()
+    {
+        // Every exception handler sits on an unmapped page: each delivery faults on the next fetch, forever,
+        // as it would on hardware; the slice must still come back to the loop.
+        var m = new FlatMachine();
+        const uint pd = 0x30_0000, pt = 0x30_1000;
+        m.Write32(pd, pt | 3);
+        for (uint p = 0; p < 1024; p++) m.Write32(pt + p * 4, p != 0x3F0 ? (p << 12) | 3 : 0);   // 4 MiB but one page
+        for (int v = 0; v < 32; v++) m.SetGate(v, 0x100_0000 + (uint)v * 16);                        // beyond: unmapped
+        m.Cpu.Cr3 = pd;
+        m.Cpu.Cr0 |= 0x8000_0000;
+        m.Load(a => { a.mov(eax, __dword_ptr[0x3F_0000]); a.hlt(); });   // #PF to begin with
+        m.Cpu.SetRegister(Register32.Esp, 0x3E_F000);   // room for the frames of 10,000 deliveries
+        m.Cpu.Eip = FlatMachine.CodeBase;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.That(m.Cpu.Run(10_000), Is.EqualTo(CpuExit.BudgetExhausted));
+        Assert.That(m.Cpu.InstructionCount, Is.Zero, "nothing retired");
+        Assert.That(sw.Elapsed.TotalSeconds, Is.LessThan(5));
+    }
+
+    [Test]
     public void TrapFlagRaisesDebugAfterEachInstruction()
     {
         var m = new FlatMachine();

@@ -194,8 +194,13 @@ public sealed unsafe partial class X86Cpu : ICpu
         stopRequested = false;
         if (maxInstructions <= 0) return CpuExit.BudgetExhausted;
         long end = icount + maxInstructions;
+        long lastCount = -1;
         while (true)
         {
+            // An iteration that retired nothing (an exception or interrupt was delivered, e.g. a fetch fault
+            // whose handler faults again) still uses one unit of the budget: the slice always ends.
+            if (icount == lastCount) end--;
+            lastCount = icount;
             if (shutdown) return CpuExit.Shutdown;
             if (inhibitInterrupts)
             {
