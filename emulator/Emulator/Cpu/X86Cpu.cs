@@ -90,7 +90,11 @@ public sealed unsafe partial class X86Cpu : ICpu
     /// to IRQ 13 (SDM Vol. 1, D.2.1). Argument true asserts, false deasserts (FNINIT/FNCLEX).</summary>
     public Action<bool>? FpuErrorLine { get; set; }
 
-    public void RequestStop() => stopRequested = true;
+    public void RequestStop()
+    {
+        stopRequested = true;
+        blockInvalid = true;            // leave the block after the current instruction
+    }
 
     public void Reset()
     {
