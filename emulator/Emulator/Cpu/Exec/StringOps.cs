@@ -191,14 +191,13 @@ internal static class StringOps
     }
 }
 
-/// <summary>Bulk paths for REP MOVS/STOS going forward within RAM pages: whole runs inside one page of the
-/// source and destination are copied at once. They give up (and the per-element loop runs) at anything
-/// unusual: DF set, a segment limit near, a TLB miss, overlapping source and destination.</summary>
-internal static unsafe class FastStrings
+/// <summary>Selects the bulk paths of <see cref="X86Cpu.BulkRepMovs"/> and <see cref="X86Cpu.BulkRepStos"/>:
+/// 32-bit addressing going forward (DF = 0).</summary>
+internal static class FastStrings
 {
     public static bool TryMovs<W, A>(X86Cpu c, ref Insn i, uint step) where W : IWidth where A : IAddr
-        => false;
+        => typeof(A) == typeof(A32) && (c.flagsRest & X86Cpu.FlagDF) == 0 && c.BulkRepMovs(i.Seg, W.Bits / 8);
 
     public static bool TryStos<W, A>(X86Cpu c, ref Insn i, uint step, uint v) where W : IWidth where A : IAddr
-        => false;
+        => typeof(A) == typeof(A32) && (c.flagsRest & X86Cpu.FlagDF) == 0 && c.BulkRepStos(v, W.Bits / 8);
 }
