@@ -25,6 +25,7 @@ public class ProtectedModeTests
         ["mf.sw"] = "QEMU pops the stack on an unmasked x87 exception; the SDM (Vol. 1, 8.5.1) leaves TOP unchanged",
         ["ac.vec"] = "QEMU's TCG does not implement alignment checking (#AC)",
         ["ac.err"] = "QEMU's TCG does not implement alignment checking (#AC)",
+        ["ldt.limit.vec"] = "QEMU's TCG does not check data segment limits",
         ["ss.vec"] = "QEMU's TCG does not check stack segment limits",
         ["ss.err"] = "QEMU's TCG does not check stack segment limits",
     };
@@ -60,7 +61,22 @@ public class ProtectedModeTests
     [TestCase("paging")]
     [TestCase("rings")]
     [TestCase("double_fault")]
+    [TestCase("pm16")]
     public void OutputMatchesQemu(string program) => MatchesQemu(program);
+
+    [Test]
+    public void LdtSegmentsAnd16BitProtectedModeWork()
+    {
+        var r = RomPrograms.RunOnEmulator("pm16");
+        Expect(r, new()
+        {
+            ["ldtr"] = 0x80, ["ldt.write"] = 0x55AA, ["ldt.limit.vec"] = 13,
+            ["ldt.sel.vec"] = 13, ["ldt.sel.err"] = 0x1C,          // selector beyond the LDT limit
+            // INT through a 16-bit gate: a three-word frame (FLAGS, CS, IP), IF cleared, 16-bit IRET.
+            ["int16.ax"] = 0x1234 + 0x1111, ["int16.sp.entry"] = 0x6000 - 6, ["int16.sp.after"] = 0x6000,
+            ["int16.cs"] = 0x70, ["int16.ip"] = 0, ["int16.if"] = 0, ["cs.back"] = 0x08,
+        });
+    }
 
     [Test]
     public void SegmentChecksAndInstructionExceptionsFollowTheSdm()
