@@ -151,7 +151,7 @@ public sealed unsafe partial class X86Cpu
                 return null;
             }
             ref Insn o = ref scratch[count];
-            bool ends = Translator.Translate(in ins, ref o, mode != 0, new ReadOnlySpan<byte>(src + off + at, ins.Length));
+            bool ends = Translator.Translate(in ins, ref o, new ReadOnlySpan<byte>(src + off + at, ins.Length));
             count++;
             bytes += (uint)ins.Length;
             if (ends) break;
@@ -192,7 +192,7 @@ public sealed unsafe partial class X86Cpu
                 DeliverPendingFault();
                 return null;
             }
-            Translator.Translate(in ins, ref transient.Ops[0], mode != 0, new ReadOnlySpan<byte>(p, ins.Length));
+            Translator.Translate(in ins, ref transient.Ops[0], new ReadOnlySpan<byte>(p, ins.Length));
             transient.Count = 1;
             transient.Phys = phys;
             transient.Mode = mode;

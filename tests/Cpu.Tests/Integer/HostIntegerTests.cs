@@ -205,7 +205,7 @@ public class HostIntegerTests
         {
             // Mostly quotients that fit; the others must raise #DE on both.
             regs[3] = rng.Next(2) == 0 ? 0 : 0xFFFF_FFFF;
-            if (w == 8) regs[0] = (regs[0] & 0xFFFF_0000) | (uint)(short)(sbyte)regs[0];
+            if (w == 8) regs[0] = (regs[0] & 0xFFFF_0000) | (ushort)(short)(sbyte)regs[0];
         }
         var code = Enum.Parse<Code>($"{char.ToUpper(op[0])}{op[1..]}_rm{w}");
         uint undef = op is "mul" or "imul" ? SF | ZF | AF | PF : ArithFlags;

@@ -50,7 +50,7 @@ internal static class StringOps
             A.Set(c, X86Cpu.EDI, A.Get(c, X86Cpu.EDI) + step);
             return X86Cpu.Next;
         }
-        if (FastStrings.TryMovs<W, A>(c, ref i, step)) return X86Cpu.Next;
+        if (FastStrings.TryMovs<W, A>(c, ref i)) return X86Cpu.Next;
         for (int n = 0; A.Get(c, X86Cpu.ECX) != 0; n++)
         {
             if (n == X86Cpu.RepChunk) return Yield(c, ref i);
@@ -73,7 +73,7 @@ internal static class StringOps
             A.Set(c, X86Cpu.EDI, A.Get(c, X86Cpu.EDI) + step);
             return X86Cpu.Next;
         }
-        if (FastStrings.TryStos<W, A>(c, ref i, step, v)) return X86Cpu.Next;
+        if (FastStrings.TryStos<W, A>(c, v)) return X86Cpu.Next;
         for (int n = 0; A.Get(c, X86Cpu.ECX) != 0; n++)
         {
             if (n == X86Cpu.RepChunk) return Yield(c, ref i);
@@ -195,9 +195,9 @@ internal static class StringOps
 /// 32-bit addressing going forward (DF = 0).</summary>
 internal static class FastStrings
 {
-    public static bool TryMovs<W, A>(X86Cpu c, ref Insn i, uint step) where W : IWidth where A : IAddr
+    public static bool TryMovs<W, A>(X86Cpu c, ref Insn i) where W : IWidth where A : IAddr
         => typeof(A) == typeof(A32) && (c.flagsRest & X86Cpu.FlagDF) == 0 && c.BulkRepMovs(i.Seg, W.Bits / 8);
 
-    public static bool TryStos<W, A>(X86Cpu c, ref Insn i, uint step, uint v) where W : IWidth where A : IAddr
+    public static bool TryStos<W, A>(X86Cpu c, uint v) where W : IWidth where A : IAddr
         => typeof(A) == typeof(A32) && (c.flagsRest & X86Cpu.FlagDF) == 0 && c.BulkRepStos(v, W.Bits / 8);
 }
