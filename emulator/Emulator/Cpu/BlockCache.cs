@@ -18,7 +18,10 @@ public sealed unsafe partial class X86Cpu
 
     private Block?[] blockHash = null!;
     private Dictionary<uint, Block> pageBlocks = null!;
-    internal Block? currentBlock;
+    /// <summary>Physical page of the block being executed (NoPage between blocks): a write that drops the
+    /// blocks of this page ends the running block after the current instruction.</summary>
+    internal uint currentPage = NoPage;
+    internal const uint NoPage = 0xFFFF_FFFF;
     private Block transient = null!;
     private Insn[] scratch = null!;
     private CodeBuffer codeReader = null!;
@@ -74,7 +77,7 @@ public sealed unsafe partial class X86Cpu
             if (c == null || c.Phys != phys) c = prev.Link1;
             if (c != null && c.Phys == phys && c.Valid && c.Mode == mode && (ulong)eip + c.ByteLength - 1 <= cs.Limit)
             {
-                lastBlock = c;
+                if (!ReferenceEquals(c, prev)) lastBlock = c;      // a loop onto itself needs no store
                 return c;
             }
         }
@@ -235,11 +238,11 @@ public sealed unsafe partial class X86Cpu
     {
         mem.CodePages[page] = 0;
         if (!pageBlocks.Remove(page, out Block? head)) return;
+        if (page == currentPage) blockInvalid = true;
         for (Block? b = head; b != null; b = b.PageNext)
         {
             b.Valid = false;
             Unhash(b);
-            if (ReferenceEquals(b, currentBlock)) blockInvalid = true;
         }
     }
 

@@ -235,7 +235,7 @@ public sealed unsafe partial class X86Cpu : ICpu
         if (b == null) return;                      // the fetch faulted; the exception has been delivered
         int n = b.Count < limit ? b.Count : limit;
         ref Insn i0 = ref MemoryMarshal.GetArrayDataReference(b.Ops);
-        currentBlock = b;
+        currentPage = b.Transient ? NoPage : b.Phys >> 12;
         blockInvalid = false;
         int k = 0;
         while (k < n)
@@ -251,7 +251,7 @@ public sealed unsafe partial class X86Cpu : ICpu
                     if (!taskSwitchCommitted) eip = start;
                     taskSwitchCommitted = false;
                     icount += k;
-                    currentBlock = null;
+                    currentPage = NoPage;
                     DeliverPendingFault();
                     return;
                 }
@@ -262,7 +262,7 @@ public sealed unsafe partial class X86Cpu : ICpu
             if (blockInvalid) break;
         }
         icount += k;
-        currentBlock = null;
+        currentPage = NoPage;
     }
 
     /// <summary>One instruction with EFLAGS.TF set: a single-step #DB follows it (SDM Vol. 3, 17.3.1.4).</summary>
