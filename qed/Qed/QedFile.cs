@@ -1,0 +1,47 @@
+using System.Runtime.CompilerServices;
+using Qed.Storage;
+
+namespace Qed;
+
+/// <summary>
+/// The image file as the QED engine sees it: every host read and write counted, and reads past the
+/// end of the file returned as zeros (a freshly allocated cluster may lie past the current end until
+/// the next flush extends the file).
+/// </summary>
+internal sealed class QedFile
+{
+    public readonly IImageFile File;
+    private readonly QedCounters _counters;
+
+    public QedFile(IImageFile file, QedCounters counters)
+    {
+        File = file;
+        _counters = counters;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct = default)
+    {
+        Interlocked.Increment(ref _counters.HostReads);
+        Interlocked.Add(ref _counters.HostBytesRead, buffer.Length);
+        int n = await File.ReadAsync(offset, buffer, ct).ConfigureAwait(false);
+        if (n < buffer.Length) buffer.Span[n..].Clear();
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
+    {
+        Interlocked.Increment(ref _counters.HostWrites);
+        Interlocked.Add(ref _counters.HostBytesWritten, buffer.Length);
+        return File.WriteAsync(offset, buffer, ct);
+    }
+
+    public ValueTask FlushAsync(CancellationToken ct = default)
+    {
+        Interlocked.Increment(ref _counters.Flushes);
+        return File.FlushAsync(ct);
+    }
+
+    public long GetLength() => File.GetLength();
+
+    public ValueTask SetLengthAsync(long length, CancellationToken ct = default) => File.SetLengthAsync(length, ct);
+}
