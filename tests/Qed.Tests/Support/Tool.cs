@@ -5,7 +5,7 @@ namespace Qed.Tests.Support;
 /// <summary>emu-img, called in-process through its entry point, or as the built executable.</summary>
 public static class Tool
 {
-    public static RunResult EmuImg(params string[] args)
+    public static RunResult Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
@@ -15,7 +15,7 @@ public static class Tool
 
     public static string EmuImgOk(params string[] args)
     {
-        var r = EmuImg(args);
+        var r = Run(args);
         Assert.That(r.ExitCode, Is.EqualTo(0), $"emu-img {string.Join(' ', args)} failed:\n{r}");
         return r.Stdout;
     }
