@@ -36,7 +36,9 @@ public sealed class EmuImgCli
             var parse = root.Parse(PrepareArguments(args), new ParserConfiguration { ResponseFileTokenReplacer = null });
             if (parse.Errors.Count > 0)
             {
-                Err.WriteLine($"emu-img: {OneLine(parse.Errors[0].Message)} (try 'emu-img --help')");
+                // An unknown word says more than "command missing", which the parser reports first.
+                var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+                Err.WriteLine($"emu-img: {OneLine(error.Message)} (try 'emu-img --help')");
                 return 1;
             }
             return await parse.InvokeAsync(new InvocationConfiguration
@@ -73,7 +75,8 @@ public sealed class EmuImgCli
         }
     }
 
-    internal static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+    internal static string OneLine(string message) =>
+        System.Text.RegularExpressions.Regex.Replace(message, @"\s+", " ").Trim();
 
     /// <summary>
     /// qemu-img accepts "resize img -1G": a size that looks like an option. Put such a size after "--"

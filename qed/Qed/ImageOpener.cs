@@ -64,12 +64,12 @@ public static class ImageOpener
         var head = new byte[8];
         int n = await file.ReadAsync(0, head, ct).ConfigureAwait(false);
         if (n >= 4 && BinaryPrimitives.ReadUInt32LittleEndian(head) == QedHeader.Magic) return "qed";
-        string? other = n < 4 ? null : System.Text.Encoding.ASCII.GetString(head, 0, 4) switch
+        string? other = n < 4 ? null : BinaryPrimitives.ReadUInt32BigEndian(head) switch
         {
-            "QFI\xfb" => "qcow2",
-            "KDMV" => "vmdk",
-            "cone" => "vpc",
-            "vhdx" => "vhdx",
+            0x514649fb => "qcow2",      // "QFI\xfb" (qcow and qcow2)
+            0x4b444d56 => "vmdk",       // "KDMV"
+            0x636f6e65 => "vpc",        // "cone(ctix)"
+            0x76686478 => "vhdx",       // "vhdx"
             _ => null,
         };
         if (other is not null)

@@ -42,9 +42,9 @@ public sealed partial class QedImage
     private static QedHeader NewHeader(QedCreateOptions o)
     {
         if (!QedHeader.IsClusterSizeValid(o.ClusterSize))
-            throw new ImageException($"QED cluster size must be a power of 2 between 4096 and {QedHeader.MaxClusterSize} bytes, not {o.ClusterSize}");
+            throw new ImageException($"QED cluster size must be within range [{QedHeader.MinClusterSize}, {QedHeader.MaxClusterSize}] and power of 2");
         if (!QedHeader.IsTableSizeValid(o.TableSize))
-            throw new ImageException($"QED table size must be a power of 2 between 1 and 16, not {o.TableSize}");
+            throw new ImageException($"QED table size must be within range [{QedHeader.MinTableSize}, {QedHeader.MaxTableSize}] and power of 2");
         if (o.Size < 0)
             throw new ImageException("Image size must not be negative");
         ulong size = ((ulong)o.Size + 511) & ~511UL;
@@ -96,11 +96,11 @@ public sealed partial class QedImage
     public async Task ResizeAsync(long newSize, CancellationToken ct = default)
     {
         CheckWritable();
+        ulong max = QedHeader.QemuMaxImageSize(_header.ClusterSize, _header.TableSize);
+        if (newSize < 0 || newSize % 512 != 0 || (ulong)newSize > max)
+            throw new ImageException($"Invalid image size specified: {newSize} (must be a multiple of 512 and at most {max})");
         if (newSize < Size)
             throw new ImageException("Shrinking images is currently not supported");
-        if (newSize % 512 != 0 || (ulong)newSize > QedHeader.QemuMaxImageSize(_header.ClusterSize, _header.TableSize))
-            throw new ImageException(
-                $"Invalid image size specified: must be a multiple of 512 and at most {QedHeader.QemuMaxImageSize(_header.ClusterSize, _header.TableSize)} bytes");
         await _allocLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
