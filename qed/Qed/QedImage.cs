@@ -179,7 +179,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
             }
             catch (ImageException e)
             {
-                throw new ImageException($"Could not open backing file: {e.Message}", e);
+                throw ImageOpener.Wrap("Could not open backing file: ", e);
             }
         }
 
