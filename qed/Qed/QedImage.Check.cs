@@ -143,9 +143,11 @@ public sealed partial class QedImage
         {
             await _file.SetLengthAsync(keep << _g.ClusterBits, ct).ConfigureAwait(false);
             Volatile.Write(ref _fileEnd, keep << _g.ClusterBits);
+            _durableEnd = Math.Min(_durableEnd, _fileEnd);
             result.LeaksFixed = nclusters - keep;
             result.Leaks -= result.LeaksFixed;
         }
+        await TrimPreallocationAsync(ct).ConfigureAwait(false);
         await _file.FlushAsync(ct).ConfigureAwait(false);
         if (_header.NeedsCheck)
         {

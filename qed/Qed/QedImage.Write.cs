@@ -90,7 +90,7 @@ public sealed partial class QedImage
 
             if (run.Table is null)
             {
-                if (_backing is null) await EnsureNeedCheckAsync(ct).ConfigureAwait(false);
+                if (_backing is null) await PrepareUnorderedAllocationAsync(ct).ConfigureAwait(false);
                 await WriteNewClustersAsync(host, pos, bytes, copyOnWrite, ct).ConfigureAwait(false);
                 await CreateTableAsync(_g.L1Index(pos), first, count, (ulong)host, (ulong)_g.ClusterSize, ct).ConfigureAwait(false);
                 return n;
@@ -99,7 +99,7 @@ public sealed partial class QedImage
             pinned = _cache.Pin(run.Table);
             if (_backing is null)
             {
-                await EnsureNeedCheckAsync(ct).ConfigureAwait(false);
+                await PrepareUnorderedAllocationAsync(ct).ConfigureAwait(false);
                 // The new clusters read as zeros until the data lands, as the unallocated range did, so
                 // the entries can be published now and the data written outside the lock.
                 pinned.SetEntries(first, count, (ulong)host, (ulong)_g.ClusterSize);

@@ -29,6 +29,8 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
     private readonly Func<long, Task<L2Table>> _loadTable;
     /// <summary>End of the last allocated cluster: new clusters go here (QEMU's file_size).</summary>
     private long _fileEnd;
+    /// <summary>File length known to be durable: reserved clusters below it survive a power cut.</summary>
+    private long _durableEnd;
     private IBlockDevice? _backing;
     private volatile bool _disposed;
 
@@ -168,6 +170,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         // clusters, which this engine writes only partly, always start out as zeros.
         if (!IsReadOnly && !_options.CheckMode && _file.GetLength() > _fileEnd)
             await _file.SetLengthAsync(_fileEnd, ct).ConfigureAwait(false);
+        _durableEnd = _fileEnd;
 
         if (_header.HasBackingFile && !_options.NoBacking)
         {
@@ -409,6 +412,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
                 await _allocLock.WaitAsync().ConfigureAwait(false);
                 try
                 {
+                    await TrimPreallocationAsync(default).ConfigureAwait(false);
                     await FlushCoreAsync(default).ConfigureAwait(false);
                     if (_header.NeedsCheck)
                     {

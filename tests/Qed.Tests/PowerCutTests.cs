@@ -113,6 +113,13 @@ public class PowerCutTests
 
             var crashed = file.Crash(rng);
             string what = $"seed {seed}, {ops} operations";
+            // Before any repair: no table entry points past the end of the file or at garbage.
+            await using (var raw = await QedImage.OpenAsync(new MemoryImageFile("/mem/cut.qed", crashed),
+                             new QedOpenOptions { ReadOnly = true, CheckMode = true, NoBacking = true }))
+            {
+                var before = await raw.CheckAsync(repair: false);
+                Assert.That((before.Corruptions, before.CheckErrors), Is.EqualTo((0L, 0L)), $"{what}: the cut image itself");
+            }
             QedImage reopened;
             try
             {
