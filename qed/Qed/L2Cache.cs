@@ -1,19 +1,23 @@
+using System.Collections.Concurrent;
+
 namespace Qed;
 
 /// <summary>
-/// Cache of L2 tables keyed by file offset, least recently used evicted first (QEMU's qed-l2-cache.c
-/// evicts by insertion order and holds 50 tables; this one is sized in bytes and tracks use).
-/// Tables that are pinned (an allocation is changing them) or busy (changes not yet written) are
-/// never evicted, so the cached copy is always the one truth while it differs from the disk.
-/// Concurrent misses on one table share one read.
+/// Cache of L2 tables keyed by file offset (QEMU's qed-l2-cache.c holds 50 tables and evicts in
+/// insertion order; this one is sized in bytes). A hit takes no lock: it finds the table in a
+/// concurrent dictionary and sets its referenced bit; eviction sweeps a clock hand over the tables,
+/// giving referenced ones a second chance. Tables that are pinned (an allocation is changing them) or
+/// busy (changes not yet written) are never evicted, so the cached copy is the one truth while it
+/// differs from the disk. Concurrent misses on one table share one read.
 /// </summary>
 internal sealed class L2Cache
 {
     private readonly object _lock = new();
-    private readonly Dictionary<long, L2Table> _tables = new();
+    private readonly ConcurrentDictionary<long, L2Table> _tables = new();
     private readonly Dictionary<long, Task<L2Table>> _loading = new();
+    private readonly List<L2Table> _ring = new();
     private readonly QedCounters _counters;
-    private L2Table? _newest, _oldest;
+    private int _hand;
 
     public L2Cache(int capacity, QedCounters counters)
     {
@@ -22,18 +26,15 @@ internal sealed class L2Cache
     }
 
     public int Capacity { get; }
-    public int Count { get { lock (_lock) return _tables.Count; } }
+    public int Count { get { lock (_lock) return _ring.Count; } }
 
     public bool TryGet(long offset, out L2Table table)
     {
-        lock (_lock)
+        if (_tables.TryGetValue(offset, out table!))
         {
-            if (_tables.TryGetValue(offset, out table!))
-            {
-                MoveToNewest(table);
-                Interlocked.Increment(ref _counters.L2CacheHits);
-                return true;
-            }
+            table.Referenced = true;
+            _counters.Increment(Counter.L2CacheHits);
+            return true;
         }
         return false;
     }
@@ -45,13 +46,8 @@ internal sealed class L2Cache
         Task<L2Table> task;
         lock (_lock)
         {
-            if (_tables.TryGetValue(offset, out hit))
-            {
-                MoveToNewest(hit);
-                Interlocked.Increment(ref _counters.L2CacheHits);
-                return new ValueTask<L2Table>(hit);
-            }
-            Interlocked.Increment(ref _counters.L2CacheMisses);
+            if (TryGet(offset, out hit)) return new ValueTask<L2Table>(hit);
+            _counters.Increment(Counter.L2CacheMisses);
             if (!_loading.TryGetValue(offset, out task!))
             {
                 task = LoadAndInsertAsync(offset, load);
@@ -116,60 +112,51 @@ internal sealed class L2Cache
         }
     }
 
-    /// <summary>Drops every table that is not busy (after a repair rewrote tables on disk).</summary>
+    /// <summary>Drops every table that is neither pinned nor busy (after a repair rewrote tables on disk).</summary>
     public void Clear()
     {
         lock (_lock)
         {
-            foreach (var t in _tables.Values.ToArray())
+            foreach (var t in _ring.ToArray())
                 if (t.Pins == 0 && !t.IsBusy) Remove(t);
         }
     }
 
     private void Insert(L2Table table)
     {
-        _tables[table.Offset] = table;
         table.InCache = true;
-        table.Older = _newest;
-        table.Newer = null;
-        if (_newest is not null) _newest.Newer = table;
-        _newest = table;
-        _oldest ??= table;
+        table.Referenced = true;
+        table.RingIndex = _ring.Count;
+        _ring.Add(table);
+        _tables[table.Offset] = table;
         EvictIfFull();
     }
 
     private void EvictIfFull()
     {
-        var candidate = _oldest;
-        while (_tables.Count > Capacity && candidate is not null)
+        // Two sweeps clear every referenced bit once; if all tables are in use the cache stays over
+        // capacity until they are released (as QEMU's does).
+        for (int scanned = 0; _ring.Count > Capacity && scanned < 2 * _ring.Count; scanned++)
         {
-            var next = candidate.Newer;
-            if (candidate.Pins == 0 && !candidate.IsBusy) Remove(candidate);
-            candidate = next;
+            if (_hand >= _ring.Count) _hand = 0;
+            var t = _ring[_hand];
+            if (t.Pins == 0 && !t.Referenced && !t.IsBusy) Remove(t);
+            else
+            {
+                t.Referenced = false;
+                _hand++;
+            }
         }
     }
 
     private void Remove(L2Table t)
     {
-        _tables.Remove(t.Offset);
+        _tables.TryRemove(new KeyValuePair<long, L2Table>(t.Offset, t));
         t.InCache = false;
-        Unlink(t);
-    }
-
-    private void Unlink(L2Table t)
-    {
-        if (t.Newer is not null) t.Newer.Older = t.Older; else _newest = t.Older;
-        if (t.Older is not null) t.Older.Newer = t.Newer; else _oldest = t.Newer;
-        t.Newer = t.Older = null;
-    }
-
-    private void MoveToNewest(L2Table t)
-    {
-        if (_newest == t) return;
-        Unlink(t);
-        t.Older = _newest;
-        if (_newest is not null) _newest.Newer = t;
-        _newest = t;
-        _oldest ??= t;
+        int i = t.RingIndex;
+        var last = _ring[^1];
+        _ring[i] = last;
+        last.RingIndex = i;
+        _ring.RemoveAt(_ring.Count - 1);
     }
 }

@@ -27,7 +27,9 @@ internal sealed class L2Table
     // L2 cache bookkeeping, guarded by the cache's lock.
     internal int Pins;
     internal bool InCache;
-    internal L2Table? Newer, Older;
+    internal int RingIndex;
+    /// <summary>Set on every cache hit, cleared by the eviction sweep (second chance).</summary>
+    internal volatile bool Referenced;
 
     // Group commit state, guarded by lock(this).
     private int _dirtyLo = int.MaxValue, _dirtyHi = -1;   // sector range [lo, hi]

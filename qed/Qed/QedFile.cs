@@ -22,22 +22,22 @@ internal sealed class QedFile
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct = default)
     {
-        Interlocked.Increment(ref _counters.HostReads);
-        Interlocked.Add(ref _counters.HostBytesRead, buffer.Length);
+        _counters.Increment(Counter.HostReads);
+        _counters.Add(Counter.HostBytesRead, buffer.Length);
         int n = await File.ReadAsync(offset, buffer, ct).ConfigureAwait(false);
         if (n < buffer.Length) buffer.Span[n..].Clear();
     }
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
     {
-        Interlocked.Increment(ref _counters.HostWrites);
-        Interlocked.Add(ref _counters.HostBytesWritten, buffer.Length);
+        _counters.Increment(Counter.HostWrites);
+        _counters.Add(Counter.HostBytesWritten, buffer.Length);
         return File.WriteAsync(offset, buffer, ct);
     }
 
     public ValueTask FlushAsync(CancellationToken ct = default)
     {
-        Interlocked.Increment(ref _counters.Flushes);
+        _counters.Increment(Counter.Flushes);
         return File.FlushAsync(ct);
     }
 

@@ -106,7 +106,7 @@ public sealed partial class QedImage
             {
                 try
                 {
-                    Interlocked.Increment(ref _counters.L2Writes);
+                    _counters.Increment(Counter.L2Writes);
                     await _file.WriteAsync((long)offset, table, ct).ConfigureAwait(false);
                     tablesFixed = true;
                 }
@@ -152,7 +152,7 @@ public sealed partial class QedImage
         if (_header.NeedsCheck)
         {
             _header.Features &= ~QedFeatures.NeedCheck;
-            Interlocked.Increment(ref _counters.NeedCheckClears);
+            _counters.Increment(Counter.NeedCheckClears);
             await WriteHeaderAsync(ct).ConfigureAwait(false);
             await _file.FlushAsync(ct).ConfigureAwait(false);
         }

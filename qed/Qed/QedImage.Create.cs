@@ -145,7 +145,7 @@ public sealed partial class QedImage
             var buffer = new byte[QedHeader.Size + name.Length];
             h.WriteTo(buffer);
             name.CopyTo(buffer, QedHeader.Size);
-            Interlocked.Increment(ref _counters.HeaderWrites);
+            _counters.Increment(Counter.HeaderWrites);
             await _file.WriteAsync(0, buffer, ct).ConfigureAwait(false);
             await _file.FlushAsync(ct).ConfigureAwait(false);
             _header = h;

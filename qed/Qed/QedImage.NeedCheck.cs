@@ -38,7 +38,7 @@ public sealed partial class QedImage
         if (!_header.NeedsCheck)
         {
             _header.Features |= QedFeatures.NeedCheck;
-            Interlocked.Increment(ref _counters.NeedCheckSets);
+            _counters.Increment(Counter.NeedCheckSets);
             await WriteHeaderAsync(ct).ConfigureAwait(false);
             await _file.FlushAsync(ct).ConfigureAwait(false);
         }
@@ -71,7 +71,7 @@ public sealed partial class QedImage
             await TrimPreallocationAsync(default).ConfigureAwait(false);
             await FlushCoreAsync(default).ConfigureAwait(false);
             _header.Features &= ~QedFeatures.NeedCheck;
-            Interlocked.Increment(ref _counters.NeedCheckClears);
+            _counters.Increment(Counter.NeedCheckClears);
             await WriteHeaderAsync().ConfigureAwait(false);
             await _file.FlushAsync().ConfigureAwait(false);
         }

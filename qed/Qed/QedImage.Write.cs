@@ -38,13 +38,14 @@ public sealed partial class QedImage
     {
         CheckRange(offset, buffer.Length);
         CheckWritable();
-        Interlocked.Increment(ref _counters.GuestWrites);
-        Interlocked.Add(ref _counters.GuestBytesWritten, buffer.Length);
+        _counters.Increment(Counter.GuestWrites);
+        _counters.Add(Counter.GuestBytesWritten, buffer.Length);
         long pos = offset;
         int done = 0;
         while (done < buffer.Length)
         {
-            var run = await FindRunAsync(pos, buffer.Length - done).ConfigureAwait(false);
+            if (!TryFindRun(pos, buffer.Length - done, out var run))
+                run = await FindRunSlowAsync(pos, buffer.Length - done).ConfigureAwait(false);
             int n = (int)run.Length;
             if (run.Kind == ClusterKind.Allocated)
                 await _file.WriteAsync(run.HostOffset, buffer.Slice(done, n), cancellationToken).ConfigureAwait(false);
@@ -82,8 +83,8 @@ public sealed partial class QedImage
             int first = _g.L2Index(pos);
             int count = _g.ClustersInRange(pos, n);
             long host = ReserveClusters(count);
-            Interlocked.Increment(ref _counters.AllocatingWrites);
-            Interlocked.Add(ref _counters.ClustersAllocated, count);
+            _counters.Increment(Counter.AllocatingWrites);
+            _counters.Add(Counter.ClustersAllocated, count);
             // A zero cluster's untouched bytes stay zeros; an unallocated one's come from the backing file.
             // (QEMU copies from the backing file in both cases, which brings hidden backing data back.)
             bool copyOnWrite = _backing is not null && run.IsUnallocated;
@@ -167,7 +168,7 @@ public sealed partial class QedImage
             var part = buffer.AsMemory(0, length);
             await backing.ReadAsync(guestPos, part, ct).ConfigureAwait(false);
             if (part.Span.IndexOfAnyExcept((byte)0) < 0) return;
-            Interlocked.Add(ref _counters.CopyOnWriteBytes, length);
+            _counters.Add(Counter.CopyOnWriteBytes, length);
             await _file.WriteAsync(hostOffset, part, ct).ConfigureAwait(false);
         }
         finally
@@ -186,7 +187,7 @@ public sealed partial class QedImage
         long tableOffset = ReserveClusters(_g.TableSize);
         var table = new L2Table(tableOffset, _g.TableEntries);
         table.SetEntries(first, count, value, step);
-        Interlocked.Increment(ref _counters.L2Writes);
+        _counters.Increment(Counter.L2Writes);
         await _file.WriteAsync(tableOffset, table.Bytes, ct).ConfigureAwait(false);
         await _file.FlushAsync(ct).ConfigureAwait(false);
         _metadata = _metadata.Add(tableOffset, tableOffset + _g.TableBytes);
@@ -200,7 +201,7 @@ public sealed partial class QedImage
     {
         _writeTableSectors ??= (offset, bytes) =>
         {
-            Interlocked.Increment(ref _counters.L2Writes);
+            _counters.Increment(Counter.L2Writes);
             return _file.WriteAsync(offset, bytes);
         };
         lock (_committing) _committing.Add(table);

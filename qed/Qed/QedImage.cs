@@ -259,20 +259,49 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
     /// <paramref name="maxLength"/> bytes and never past the end of the L2 table. Completes
     /// synchronously when the table is cached.
     /// </summary>
+    internal ValueTask<ClusterRun> FindRunAsync(long pos, long maxLength) =>
+        TryFindRun(pos, maxLength, out var run) ? new ValueTask<ClusterRun>(run) : FindRunSlowAsync(pos, maxLength);
+
+    /// <summary>The lookup without I/O: false when the L2 table has to be read first.</summary>
+    private bool TryFindRun(long pos, long maxLength, out ClusterRun run)
+    {
+        long spanEnd = _g.StartOfTableSpan(pos) + _g.BytesPerTable;
+        long length = Math.Min(maxLength, spanEnd - pos);
+        int l1Index = _g.L1Index(pos);
+        ulong l1Entry = _l1[l1Index];
+        if (l1Entry == 0)
+        {
+            run = new ClusterRun(ClusterKind.NoTable, length, -1, null);
+            return true;
+        }
+        CheckL1Entry(l1Index, l1Entry);
+        if (_cache.TryGet((long)l1Entry, out var table))
+        {
+            run = ScanRun(table, pos, length);
+            return true;
+        }
+        run = default;
+        return false;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal async ValueTask<ClusterRun> FindRunAsync(long pos, long maxLength)
+    private async ValueTask<ClusterRun> FindRunSlowAsync(long pos, long maxLength)
     {
         long spanEnd = _g.StartOfTableSpan(pos) + _g.BytesPerTable;
         long length = Math.Min(maxLength, spanEnd - pos);
         int l1Index = _g.L1Index(pos);
         ulong l1Entry = _l1[l1Index];
         if (l1Entry == 0) return new ClusterRun(ClusterKind.NoTable, length, -1, null);
+        CheckL1Entry(l1Index, l1Entry);
+        var table = await _cache.GetAsync((long)l1Entry, _loadTable).ConfigureAwait(false);
+        return ScanRun(table, pos, length);
+    }
+
+    private void CheckL1Entry(int l1Index, ulong l1Entry)
+    {
         if (!_g.IsTableOffsetValid(l1Entry, _fileEnd) || (_l1Unusable is { } bad && bad[l1Index]))
             throw new BlockIOException(
                 $"{Path}: L1 entry {l1Index} has an invalid L2 table offset 0x{l1Entry:x} (run 'check -r all')");
-        if (!_cache.TryGet((long)l1Entry, out var table))
-            table = await _cache.GetAsync((long)l1Entry, _loadTable).ConfigureAwait(false);
-        return ScanRun(table, pos, length);
     }
 
     private ClusterRun ScanRun(L2Table table, long pos, long length)
@@ -313,13 +342,14 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
     public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         CheckRange(offset, buffer.Length);
-        Interlocked.Increment(ref _counters.GuestReads);
-        Interlocked.Add(ref _counters.GuestBytesRead, buffer.Length);
+        _counters.Increment(Counter.GuestReads);
+        _counters.Add(Counter.GuestBytesRead, buffer.Length);
         long pos = offset;
         int done = 0;
         while (done < buffer.Length)
         {
-            var run = await FindRunAsync(pos, buffer.Length - done).ConfigureAwait(false);
+            if (!TryFindRun(pos, buffer.Length - done, out var run))
+                run = await FindRunSlowAsync(pos, buffer.Length - done).ConfigureAwait(false);
             int n = (int)run.Length;
             var part = buffer.Slice(done, n);
             switch (run.Kind)
@@ -370,7 +400,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
     {
         // QEMU rewrites the whole first sector with the 64 header bytes patched in.
         _header.WriteTo(_firstSector);
-        Interlocked.Increment(ref _counters.HeaderWrites);
+        _counters.Increment(Counter.HeaderWrites);
         return _file.WriteAsync(0, _firstSector.AsMemory().ToArray(), ct);
     }
 
@@ -383,7 +413,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         var bytes = new byte[count * 8];
         for (int i = 0; i < count; i++)
             BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 8), _l1[first + i]);
-        Interlocked.Increment(ref _counters.L1Writes);
+        _counters.Increment(Counter.L1Writes);
         return _file.WriteAsync((long)_header.L1TableOffset + first * 8L, bytes, ct);
     }
 
@@ -392,7 +422,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         var bytes = new byte[_g.TableBytes];
         for (int i = 0; i < _l1.Length; i++)
             BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 8), _l1[i]);
-        Interlocked.Increment(ref _counters.L1Writes);
+        _counters.Increment(Counter.L1Writes);
         await _file.WriteAsync((long)_header.L1TableOffset, bytes, ct).ConfigureAwait(false);
     }
 
@@ -417,7 +447,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
                     if (_header.NeedsCheck)
                     {
                         _header.Features &= ~QedFeatures.NeedCheck;
-                        Interlocked.Increment(ref _counters.NeedCheckClears);
+                        _counters.Increment(Counter.NeedCheckClears);
                         await WriteHeaderAsync().ConfigureAwait(false);
                         await _file.FlushAsync().ConfigureAwait(false);
                     }

@@ -31,35 +31,68 @@ public readonly record struct QedStatistics
     public double WriteAmplification => GuestBytesWritten == 0 ? 0 : (double)HostBytesWritten / GuestBytesWritten;
 }
 
-/// <summary>The live counters behind <see cref="QedStatistics"/>: plain fields bumped with Interlocked.</summary>
+/// <summary>What the engine counts (indexes into <see cref="QedCounters"/>).</summary>
+internal enum Counter
+{
+    GuestReads, GuestWrites, GuestBytesRead, GuestBytesWritten,
+    AllocatingWrites, ClustersAllocated, CopyOnWriteBytes,
+    L2CacheHits, L2CacheMisses, L1Writes, L2Writes, HeaderWrites, Flushes,
+    NeedCheckSets, NeedCheckClears,
+    HostReads, HostBytesRead, HostWrites, HostBytesWritten,
+    Count,
+}
+
+/// <summary>
+/// The live counters behind <see cref="QedStatistics"/>. Striped by processor so that requests
+/// completing on different cores do not fight over one cache line; a snapshot sums the stripes.
+/// </summary>
 internal sealed class QedCounters
 {
-    public long GuestReads, GuestWrites, GuestBytesRead, GuestBytesWritten;
-    public long AllocatingWrites, ClustersAllocated, CopyOnWriteBytes;
-    public long L2CacheHits, L2CacheMisses, L1Writes, L2Writes, HeaderWrites, Flushes;
-    public long NeedCheckSets, NeedCheckClears;
-    public long HostReads, HostBytesRead, HostWrites, HostBytesWritten;
+    private const int Stride = 32;   // longs per stripe: 19 counters padded to 256 bytes
+    private readonly long[] _stripes;
+    private readonly int _mask;
+
+    public QedCounters()
+    {
+        int stripes = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, Environment.ProcessorCount));
+        _mask = stripes - 1;
+        _stripes = new long[(stripes + 1) * Stride];   // stripe 0 starts one stride in, away from the array header
+    }
+
+    private ref long Slot(Counter c) =>
+        ref _stripes[((Thread.GetCurrentProcessorId() & _mask) + 1) * Stride + (int)c];
+
+    public void Increment(Counter c) => Interlocked.Increment(ref Slot(c));
+
+    public void Add(Counter c, long value) => Interlocked.Add(ref Slot(c), value);
+
+    private long Sum(Counter c)
+    {
+        long total = 0;
+        for (int s = 1; s <= _mask + 1; s++) total += Volatile.Read(ref _stripes[s * Stride + (int)c]);
+        return total;
+    }
 
     public QedStatistics Snapshot() => new()
     {
-        GuestReads = Volatile.Read(ref GuestReads),
-        GuestWrites = Volatile.Read(ref GuestWrites),
-        GuestBytesRead = Volatile.Read(ref GuestBytesRead),
-        GuestBytesWritten = Volatile.Read(ref GuestBytesWritten),
-        AllocatingWrites = Volatile.Read(ref AllocatingWrites),
-        ClustersAllocated = Volatile.Read(ref ClustersAllocated),
-        CopyOnWriteBytes = Volatile.Read(ref CopyOnWriteBytes),
-        L2CacheHits = Volatile.Read(ref L2CacheHits),
-        L2CacheMisses = Volatile.Read(ref L2CacheMisses),
-        L1Writes = Volatile.Read(ref L1Writes),
-        L2Writes = Volatile.Read(ref L2Writes),
-        HeaderWrites = Volatile.Read(ref HeaderWrites),
-        Flushes = Volatile.Read(ref Flushes),
-        NeedCheckSets = Volatile.Read(ref NeedCheckSets),
-        NeedCheckClears = Volatile.Read(ref NeedCheckClears),
-        HostReads = Volatile.Read(ref HostReads),
-        HostBytesRead = Volatile.Read(ref HostBytesRead),
-        HostWrites = Volatile.Read(ref HostWrites),
-        HostBytesWritten = Volatile.Read(ref HostBytesWritten),
+        GuestReads = Sum(Counter.GuestReads),
+        GuestWrites = Sum(Counter.GuestWrites),
+        GuestBytesRead = Sum(Counter.GuestBytesRead),
+        GuestBytesWritten = Sum(Counter.GuestBytesWritten),
+        AllocatingWrites = Sum(Counter.AllocatingWrites),
+        ClustersAllocated = Sum(Counter.ClustersAllocated),
+        CopyOnWriteBytes = Sum(Counter.CopyOnWriteBytes),
+        L2CacheHits = Sum(Counter.L2CacheHits),
+        L2CacheMisses = Sum(Counter.L2CacheMisses),
+        L1Writes = Sum(Counter.L1Writes),
+        L2Writes = Sum(Counter.L2Writes),
+        HeaderWrites = Sum(Counter.HeaderWrites),
+        Flushes = Sum(Counter.Flushes),
+        NeedCheckSets = Sum(Counter.NeedCheckSets),
+        NeedCheckClears = Sum(Counter.NeedCheckClears),
+        HostReads = Sum(Counter.HostReads),
+        HostBytesRead = Sum(Counter.HostBytesRead),
+        HostWrites = Sum(Counter.HostWrites),
+        HostBytesWritten = Sum(Counter.HostBytesWritten),
     };
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Qed.Storage;
@@ -66,6 +67,7 @@ public sealed class HostImageFile : IImageFile
         catch (IOException e) { throw new BlockIOException($"{Path}: cannot get the file length: {e.Message}", e); }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int done = 0;
@@ -86,6 +88,7 @@ public sealed class HostImageFile : IImageFile
         return done;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         try
