@@ -76,17 +76,39 @@ internal sealed class L2Cache
     }
 
     /// <summary>
-    /// Pins a table so it stays cached while an allocation changes it. If this copy was evicted meanwhile,
-    /// the cached copy (or this one, re-inserted) is pinned and returned instead.
+    /// Pins a table so it stays cached while an allocation changes it. Fails if this copy is no longer
+    /// the cached one (it was evicted after the caller found it): the caller must look it up again, as
+    /// an evicted copy may lack updates made to a newer copy since.
     /// </summary>
-    public L2Table Pin(L2Table table)
+    public bool TryPin(L2Table table)
     {
+        lock (_lock)
+        {
+            if (!table.InCache) return false;
+            table.Pins++;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Returns the table pinned, reading it if needed. Only for callers holding the image's allocation
+    /// lock: no table can change meanwhile, so a copy just read is current even if it was evicted
+    /// before it could be pinned.
+    /// </summary>
+    public async ValueTask<L2Table> GetPinnedAsync(long offset, Func<long, Task<L2Table>> load)
+    {
+        var table = await GetAsync(offset, load).ConfigureAwait(false);
         lock (_lock)
         {
             if (!table.InCache)
             {
-                if (_tables.TryGetValue(table.Offset, out var current)) table = current;
-                else Insert(table);
+                if (_tables.TryGetValue(offset, out var current)) table = current;
+                else
+                {
+                    table.Pins++;
+                    Insert(table);
+                    return table;
+                }
             }
             table.Pins++;
             return table;
@@ -134,9 +156,9 @@ internal sealed class L2Cache
 
     private void EvictIfFull()
     {
-        // Two sweeps clear every referenced bit once; if all tables are in use the cache stays over
-        // capacity until they are released (as QEMU's does).
-        for (int scanned = 0; _ring.Count > Capacity && scanned < 2 * _ring.Count; scanned++)
+        // One sweep at most: referenced tables lose their bit and survive until the next sweep; if all
+        // tables are in use the cache stays over capacity until they are released (as QEMU's does).
+        for (int scanned = 0, n = _ring.Count; _ring.Count > Capacity && scanned < n; scanned++)
         {
             if (_hand >= _ring.Count) _hand = 0;
             var t = _ring[_hand];

@@ -68,22 +68,47 @@ internal sealed class L2Table
         }
     }
 
+    /// <summary>Records that entries [first, first+count) changed; nothing is written yet.</summary>
+    public void MarkDirty(int first, int count)
+    {
+        lock (this)
+        {
+            _dirtyLo = Math.Min(_dirtyLo, first / EntriesPerSector);
+            _dirtyHi = Math.Max(_dirtyHi, (first + count - 1) / EntriesPerSector);
+        }
+    }
+
     /// <summary>
     /// Queues entries [first, first+count) to be written and returns a task that completes once a write
     /// that started after this call (so it carries them) is done.
     /// </summary>
     public Task CommitAsync(int first, int count, Func<long, ReadOnlyMemory<byte>, ValueTask> write)
     {
-        bool start;
+        MarkDirty(first, count);
+        return WriteDirtyAsync(write);
+    }
+
+    /// <summary>
+    /// Starts writing the changed sectors (unless a write is running, in which case they join the next
+    /// one) and returns a task that completes when every change made so far is on the file.
+    /// </summary>
+    public Task WriteDirtyAsync(Func<long, ReadOnlyMemory<byte>, ValueTask> write)
+    {
+        bool start = false;
         Task result;
         lock (this)
         {
-            _dirtyLo = Math.Min(_dirtyLo, first / EntriesPerSector);
-            _dirtyHi = Math.Max(_dirtyHi, (first + count - 1) / EntriesPerSector);
-            _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            result = _next.Task;
-            start = !_writing;
-            _writing = true;
+            if (_dirtyHi >= 0)
+            {
+                _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                result = _next.Task;
+                start = !_writing;
+                _writing = true;
+            }
+            else
+            {
+                result = _next?.Task ?? _inFlight?.Task ?? Task.CompletedTask;
+            }
         }
         if (start) _ = WriteLoopAsync(write);
         return result;
@@ -130,11 +155,5 @@ internal sealed class L2Table
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
-    }
-
-    /// <summary>A task that completes when every change queued so far is written (for flush).</summary>
-    public Task DrainAsync()
-    {
-        lock (this) return _next?.Task ?? _inFlight?.Task ?? Task.CompletedTask;
     }
 }

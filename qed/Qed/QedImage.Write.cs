@@ -33,13 +33,28 @@ public sealed partial class QedImage
     }
 
     /// <summary>Writes guest bytes; allocates clusters where the range is not yet allocated.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        CheckRange(offset, buffer.Length);
-        CheckWritable();
+        try
+        {
+            CheckRange(offset, buffer.Length);
+            CheckWritable();
+        }
+        catch (ImageException e)
+        {
+            return ValueTask.FromException(e);
+        }
         _counters.Increment(Counter.GuestWrites);
         _counters.Add(Counter.GuestBytesWritten, buffer.Length);
+        // The common case, one run of allocated clusters: one host write and no state machine here.
+        if (TryFindRun(offset, buffer.Length, out var run) && run.Length == buffer.Length && run.Kind == ClusterKind.Allocated)
+            return _file.WriteAsync(run.HostOffset, buffer, cancellationToken);
+        return WriteRunsAsync(offset, buffer, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteRunsAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
         long pos = offset;
         int done = 0;
         while (done < buffer.Length)
@@ -48,11 +63,70 @@ public sealed partial class QedImage
                 run = await FindRunSlowAsync(pos, buffer.Length - done).ConfigureAwait(false);
             int n = (int)run.Length;
             if (run.Kind == ClusterKind.Allocated)
+            {
                 await _file.WriteAsync(run.HostOffset, buffer.Slice(done, n), cancellationToken).ConfigureAwait(false);
+            }
+            else if (TryAllocateNow(pos, n, out long host, out n))
+            {
+                try
+                {
+                    await _file.WriteAsync(host, buffer.Slice(done, n), cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    OnAllocationEnd();
+                }
+            }
             else
+            {
                 n = await AllocatingWriteAsync(pos, buffer.Slice(done, n), cancellationToken).ConfigureAwait(false);
+            }
             pos += n;
             done += n;
+        }
+    }
+
+    /// <summary>
+    /// The allocation fast path, without I/O and without waiting: no backing file (so nothing to copy),
+    /// the need-check bit already set, the L2 table cached, the durable length already covering the new
+    /// clusters, and the allocation lock free. Reserves the clusters, publishes the entries and queues
+    /// their table write; the caller then writes the data at <paramref name="host"/>. Returns false when
+    /// any condition fails (the slow path handles it). On success the caller must call OnAllocationEnd.
+    /// </summary>
+    private bool TryAllocateNow(long pos, int length, out long host, out int handled)
+    {
+        host = 0;
+        handled = length;
+        if (_backing is not null || !_header.NeedsCheck || !_allocLock.Wait(0)) return false;
+        L2Table? pinned = null;
+        try
+        {
+            if (!TryFindRun(pos, length, out var run) || run.Table is null) return false;
+            handled = (int)run.Length;
+            if (run.Kind == ClusterKind.Allocated)
+            {
+                // Another request allocated it meanwhile: write in place.
+                OnAllocationStart();
+                host = run.HostOffset;
+                return true;
+            }
+            int count = _g.ClustersInRange(pos, handled);
+            if (_fileEnd + ((long)count << _g.ClusterBits) > _durableEnd) return false;
+            if (!_cache.TryPin(run.Table)) return false;
+            pinned = run.Table;
+            OnAllocationStart();
+            long start = ReserveClusters(count);
+            pinned.SetEntries(_g.L2Index(pos), count, (ulong)start, (ulong)_g.ClusterSize);
+            CommitTableInBackground(pinned, _g.L2Index(pos), count);
+            _counters.Increment(Counter.AllocatingWrites);
+            _counters.Add(Counter.ClustersAllocated, count);
+            host = start + _g.OffsetInCluster(pos);
+            return true;
+        }
+        finally
+        {
+            if (pinned is not null) _cache.Unpin(pinned);
+            _allocLock.Release();
         }
     }
 
@@ -68,8 +142,10 @@ public sealed partial class QedImage
         {
             await _allocLock.WaitAsync(ct).ConfigureAwait(false);
             locked = true;
-            // Look again: tables may have changed while this request waited (QEMU restarts its lookup too).
-            var run = await FindRunAsync(pos, data.Length).ConfigureAwait(false);
+            // Look again: tables may have changed while this request waited (QEMU restarts its lookup
+            // too). Pin the table found, so it stays the cached one while it changes.
+            var run = await FindRunPinnedAsync(pos, data.Length).ConfigureAwait(false);
+            pinned = run.Table;
             int n = (int)run.Length;
             var bytes = data[..n];
             if (run.Kind == ClusterKind.Allocated)
@@ -97,27 +173,25 @@ public sealed partial class QedImage
                 return n;
             }
 
-            pinned = _cache.Pin(run.Table);
             if (_backing is null)
             {
                 await PrepareUnorderedAllocationAsync(ct).ConfigureAwait(false);
                 // The new clusters read as zeros until the data lands, as the unallocated range did, so
                 // the entries can be published now and the data written outside the lock.
-                pinned.SetEntries(first, count, (ulong)host, (ulong)_g.ClusterSize);
-                var commit = CommitTable(pinned, first, count);
+                pinned!.SetEntries(first, count, (ulong)host, (ulong)_g.ClusterSize);
+                CommitTableInBackground(pinned, first, count);
                 _cache.Unpin(pinned);
                 pinned = null;
                 _allocLock.Release();
                 locked = false;
                 await WriteNewClustersAsync(host, pos, bytes, copyOnWrite: false, ct).ConfigureAwait(false);
-                await commit.ConfigureAwait(false);
                 return n;
             }
 
             await WriteNewClustersAsync(host, pos, bytes, copyOnWrite, ct).ConfigureAwait(false);
             await EnsureFileLengthAsync(holdingAllocLock: true, ct).ConfigureAwait(false);
             await _file.FlushAsync(ct).ConfigureAwait(false);
-            pinned.SetEntries(first, count, (ulong)host, (ulong)_g.ClusterSize);
+            pinned!.SetEntries(first, count, (ulong)host, (ulong)_g.ClusterSize);
             await CommitTable(pinned, first, count).ConfigureAwait(false);
             return n;
         }
@@ -199,28 +273,99 @@ public sealed partial class QedImage
     /// <summary>Queues the sectors holding entries [first, first+count) of a table for writing (group commit).</summary>
     private Task CommitTable(L2Table table, int first, int count)
     {
-        _writeTableSectors ??= (offset, bytes) =>
-        {
-            _counters.Increment(Counter.L2Writes);
-            return _file.WriteAsync(offset, bytes);
-        };
+        _writeTableSectors ??= WriteTableSectors;
         lock (_committing) _committing.Add(table);
         return table.CommitAsync(first, count, _writeTableSectors);
     }
 
-    /// <summary>Waits until every queued table update is written.</summary>
+    /// <summary>Table updates deferred before they are written (bounds what a power cut can drop).</summary>
+    private const int WritebackThreshold = 1024;
+    /// <summary>How long a deferred table update may wait for others to share its write.</summary>
+    private static readonly TimeSpan WritebackDelay = TimeSpan.FromMilliseconds(20);
+    private int _deferredUpdates;
+    private int _writebackArmed;
+    private ITimer? _writebackTimer;
+    private Exception? _commitFailure;
+
+    /// <summary>
+    /// Records a table update without writing it yet: used where the need-check bit covers the update
+    /// (no backing file), so the request may complete before its entry is on disk. Deferred updates
+    /// are written together after a short delay, after many of them, or by a flush (which waits for
+    /// them and reports a failure), so a run of allocations costs a few table writes instead of one
+    /// each. Tables with unwritten updates stay in the cache.
+    /// </summary>
+    private void CommitTableInBackground(L2Table table, int first, int count)
+    {
+        table.MarkDirty(first, count);
+        lock (_committing) _committing.Add(table);
+        if (Interlocked.Increment(ref _deferredUpdates) >= WritebackThreshold) WriteBackDeferred();
+        else if (Interlocked.Exchange(ref _writebackArmed, 1) == 0)
+        {
+            _writebackTimer ??= _options.TimeProvider.CreateTimer(static s => ((QedImage)s!).OnWritebackTimer(), this,
+                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _writebackTimer.Change(WritebackDelay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnWritebackTimer()
+    {
+        Volatile.Write(ref _writebackArmed, 0);
+        if (!_disposed) WriteBackDeferred();
+    }
+
+    /// <summary>Starts writing every deferred table update; failures are reported by the next flush.</summary>
+    private void WriteBackDeferred()
+    {
+        Volatile.Write(ref _deferredUpdates, 0);
+        L2Table[] tables;
+        lock (_committing) tables = _committing.ToArray();
+        _writeTableSectors ??= WriteTableSectors;
+        foreach (var t in tables)
+        {
+            var task = t.WriteDirtyAsync(_writeTableSectors);
+            if (!task.IsCompleted)
+                task.ContinueWith(static (t, s) => ((QedImage)s!).RecordCommitFailure(t), this,
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            else if (task.IsFaulted) RecordCommitFailure(task);
+        }
+    }
+
+    private void RecordCommitFailure(Task t) =>
+        Interlocked.CompareExchange(ref _commitFailure, t.Exception!.InnerException ?? t.Exception, null);
+
+    private ValueTask WriteTableSectors(long offset, ReadOnlyMemory<byte> bytes)
+    {
+        _counters.Increment(Counter.L2Writes);
+        return _file.WriteAsync(offset, bytes);
+    }
+
+    /// <summary>Writes every deferred table update and waits until all table writes are done.</summary>
     private async ValueTask DrainCommitsAsync()
     {
         L2Table[] tables;
         lock (_committing)
         {
-            if (_committing.Count == 0) return;
+            if (_committing.Count == 0 && _commitFailure is null) return;
             tables = _committing.ToArray();
         }
-        foreach (var t in tables) await t.DrainAsync().ConfigureAwait(false);
+        Volatile.Write(ref _deferredUpdates, 0);
+        _writeTableSectors ??= WriteTableSectors;
+        foreach (var t in tables)
+        {
+            try
+            {
+                await t.WriteDirtyAsync(_writeTableSectors).ConfigureAwait(false);
+            }
+            catch (ImageException e)
+            {
+                Interlocked.CompareExchange(ref _commitFailure, e, null);
+            }
+        }
         lock (_committing)
             foreach (var t in tables)
                 if (!t.IsBusy) _committing.Remove(t);
+        if (Interlocked.Exchange(ref _commitFailure, null) is { } failure)
+            throw new BlockIOException($"{Path}: an L2 table update failed, so data written since the last flush may be lost: {failure.Message}", failure);
     }
 
     /// <summary>
@@ -306,7 +451,8 @@ public sealed partial class QedImage
         {
             await _allocLock.WaitAsync(ct).ConfigureAwait(false);
             locked = true;
-            var run = await FindRunAsync(pos, length).ConfigureAwait(false);
+            var run = await FindRunPinnedAsync(pos, length).ConfigureAwait(false);
+            pinned = run.Table;
             long n = run.Length;
             int first = _g.L2Index(pos);
             int count = (int)(n >> _g.ClusterBits);
@@ -331,8 +477,7 @@ public sealed partial class QedImage
                 await CreateTableAsync(_g.L1Index(pos), first, count, 1, 0, ct).ConfigureAwait(false);
                 return n;
             }
-            pinned = _cache.Pin(run.Table);
-            pinned.SetEntries(first, count, 1, 0);
+            pinned!.SetEntries(first, count, 1, 0);
             await CommitTable(pinned, first, count).ConfigureAwait(false);
             return n;
         }

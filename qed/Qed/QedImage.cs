@@ -297,6 +297,27 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         return ScanRun(table, pos, length);
     }
 
+    /// <summary>The lookup for allocations (under the allocation lock): the run's table comes back pinned.</summary>
+    private async ValueTask<ClusterRun> FindRunPinnedAsync(long pos, long maxLength)
+    {
+        long spanEnd = _g.StartOfTableSpan(pos) + _g.BytesPerTable;
+        long length = Math.Min(maxLength, spanEnd - pos);
+        int l1Index = _g.L1Index(pos);
+        ulong l1Entry = _l1[l1Index];
+        if (l1Entry == 0) return new ClusterRun(ClusterKind.NoTable, length, -1, null);
+        CheckL1Entry(l1Index, l1Entry);
+        var table = await _cache.GetPinnedAsync((long)l1Entry, _loadTable).ConfigureAwait(false);
+        try
+        {
+            return ScanRun(table, pos, length);
+        }
+        catch
+        {
+            _cache.Unpin(table);
+            throw;
+        }
+    }
+
     private void CheckL1Entry(int l1Index, ulong l1Entry)
     {
         if (!_g.IsTableOffsetValid(l1Entry, _fileEnd) || (_l1Unusable is { } bad && bad[l1Index]))
@@ -338,12 +359,27 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         _g.IsClusterOffsetValid(entry, Volatile.Read(ref _fileEnd)) && (table.BadEntries is null || !table.BadEntries.Contains(index));
 
     /// <summary>Reads guest bytes: allocated clusters from the file, zero clusters as zeros, the rest from the backing file.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        CheckRange(offset, buffer.Length);
+        try
+        {
+            CheckRange(offset, buffer.Length);
+        }
+        catch (ImageException e)
+        {
+            return ValueTask.FromException(e);
+        }
         _counters.Increment(Counter.GuestReads);
         _counters.Add(Counter.GuestBytesRead, buffer.Length);
+        // The common case, one run of allocated clusters: one host read and no state machine here.
+        if (TryFindRun(offset, buffer.Length, out var run) && run.Length == buffer.Length && run.Kind == ClusterKind.Allocated)
+            return _file.ReadAsync(run.HostOffset, buffer, cancellationToken);
+        return ReadRunsAsync(offset, buffer, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadRunsAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         long pos = offset;
         int done = 0;
         while (done < buffer.Length)
@@ -437,6 +473,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         try
         {
             await _timer.StopAsync().ConfigureAwait(false);
+            _writebackTimer?.Dispose();
             if (!IsReadOnly && !_options.CheckMode)
             {
                 await _allocLock.WaitAsync().ConfigureAwait(false);

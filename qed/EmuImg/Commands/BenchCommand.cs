@@ -32,9 +32,10 @@ internal static class BenchCommand
         var write = new Option<bool>("-w") { Description = "write instead of read" };
         var share = EmuImgCli.ForceShareOption();
         var offsetsFile = new Option<string>("--offsets-file") { Description = "emu-img only: take request offsets from this file (one per line)" };
+        var stats = new Option<bool>("--stats") { Description = "emu-img only: print the QED engine's counters after the run" };
         var filename = new Argument<string>("filename");
         var cmd = new Command("bench", "Run a simple I/O benchmark on an image")
-            { count, depth, format, flushInterval, aio, native, noDrain, offset, pattern, quiet, bufSize, step, cache, write, share, offsetsFile, filename };
+            { count, depth, format, flushInterval, aio, native, noDrain, offset, pattern, quiet, bufSize, step, cache, write, share, offsetsFile, stats, filename };
         cmd.SetAction(async (p, ct) =>
         {
             int n = p.GetValue(count), d = p.GetValue(depth);
@@ -66,6 +67,15 @@ internal static class BenchCommand
                 sw.Stop();
                 if (!p.GetValue(quiet))
                     cli.Out.WriteLine($"Run completed in {sw.Elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)} seconds.");
+                if (p.GetValue(stats) && device is QedImage q)
+                {
+                    var c = q.Statistics;
+                    cli.Out.WriteLine($"guest: {c.GuestReads} reads ({c.GuestBytesRead} bytes), {c.GuestWrites} writes ({c.GuestBytesWritten} bytes)");
+                    cli.Out.WriteLine($"host: {c.HostReads} reads ({c.HostBytesRead} bytes), {c.HostWrites} writes ({c.HostBytesWritten} bytes), {c.Flushes} flushes");
+                    cli.Out.WriteLine($"allocating writes {c.AllocatingWrites}, clusters allocated {c.ClustersAllocated}, copy-on-write bytes {c.CopyOnWriteBytes}");
+                    cli.Out.WriteLine($"L2 cache {c.L2CacheHits} hits, {c.L2CacheMisses} misses; writes: L1 {c.L1Writes}, L2 {c.L2Writes}, header {c.HeaderWrites}; need-check set {c.NeedCheckSets}, cleared {c.NeedCheckClears}");
+                    cli.Out.WriteLine($"write amplification {c.WriteAmplification.ToString("0.000", CultureInfo.InvariantCulture)}");
+                }
             }
             return 0;
         });
