@@ -17,12 +17,16 @@ internal sealed class L2Cache
     private readonly Dictionary<long, Task<L2Table>> _loading = new();
     private readonly List<L2Table> _ring = new();
     private readonly QedCounters _counters;
+    private readonly Action? _onPressure;
     private int _hand;
 
-    public L2Cache(int capacity, QedCounters counters)
+    /// <param name="onPressure">Called (under the cache lock; it must not block) when tables with
+    /// unwritten updates keep the cache over capacity.</param>
+    public L2Cache(int capacity, QedCounters counters, Action? onPressure = null)
     {
         Capacity = Math.Max(1, capacity);
         _counters = counters;
+        _onPressure = onPressure;
     }
 
     public int Capacity { get; }
@@ -158,6 +162,7 @@ internal sealed class L2Cache
     {
         // One sweep at most: referenced tables lose their bit and survive until the next sweep; if all
         // tables are in use the cache stays over capacity until they are released (as QEMU's does).
+        bool busy = false;
         for (int scanned = 0, n = _ring.Count; _ring.Count > Capacity && scanned < n; scanned++)
         {
             if (_hand >= _ring.Count) _hand = 0;
@@ -165,10 +170,12 @@ internal sealed class L2Cache
             if (t.Pins == 0 && !t.Referenced && !t.IsBusy) Remove(t);
             else
             {
+                busy |= t.IsBusy;
                 t.Referenced = false;
                 _hand++;
             }
         }
+        if (busy && _ring.Count > Capacity) _onPressure?.Invoke();
     }
 
     private void Remove(L2Table t)

@@ -79,6 +79,33 @@ internal sealed class L2Table
     }
 
     /// <summary>
+    /// Takes a copy of the changed sectors (rented from the shared pool; the caller returns it) and
+    /// marks them clean; false when nothing changed. Used by deferred write-back, which writes the copy
+    /// later, after the file length covering the new clusters is durable.
+    /// </summary>
+    public bool TakeDirtySnapshot(out long offset, out byte[] bytes, out int length)
+    {
+        lock (this)
+        {
+            if (_dirtyHi < 0)
+            {
+                offset = 0;
+                bytes = [];
+                length = 0;
+                return false;
+            }
+            int start = _dirtyLo * SectorSize;
+            length = Math.Min((_dirtyHi + 1) * SectorSize, _data.Length) - start;
+            offset = Offset + start;
+            bytes = ArrayPool<byte>.Shared.Rent(length);
+            _data.AsSpan(start, length).CopyTo(bytes);
+            _dirtyLo = int.MaxValue;
+            _dirtyHi = -1;
+            return true;
+        }
+    }
+
+    /// <summary>
     /// Queues entries [first, first+count) to be written and returns a task that completes once a write
     /// that started after this call (so it carries them) is done.
     /// </summary>

@@ -36,20 +36,24 @@ public sealed partial class QedImage
     public async Task<CheckResult> CheckAsync(bool repair, CancellationToken cancellationToken = default)
     {
         if (repair) CheckWritable();
-        await _allocLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _writebackLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await AcquireAllocationAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             return await CheckCoreAsync(repair, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _allocLock.Release();
+            ReleaseAllocation();
+            _writebackLock.Release();
         }
     }
 
     private async Task<CheckResult> CheckCoreAsync(bool fix, CancellationToken ct)
     {
-        await DrainCommitsAsync().ConfigureAwait(false);
+        // The disk must hold what memory holds before it is checked.
+        if (!IsReadOnly && _backing is null) await WriteBackAsync(holdingLocks: true, ct).ConfigureAwait(false);
+        else await DrainCommitsAsync().ConfigureAwait(false);
         var result = new CheckResult
         {
             TotalClusters = (long)((_header.ImageSize + (ulong)_g.ClusterSize - 1) / (ulong)_g.ClusterSize),
@@ -143,11 +147,10 @@ public sealed partial class QedImage
         {
             await _file.SetLengthAsync(keep << _g.ClusterBits, ct).ConfigureAwait(false);
             Volatile.Write(ref _fileEnd, keep << _g.ClusterBits);
-            _durableEnd = Math.Min(_durableEnd, _fileEnd);
+            _extendedTo = _fileEnd;
             result.LeaksFixed = nclusters - keep;
             result.Leaks -= result.LeaksFixed;
         }
-        await TrimPreallocationAsync(ct).ConfigureAwait(false);
         await _file.FlushAsync(ct).ConfigureAwait(false);
         if (_header.NeedsCheck)
         {

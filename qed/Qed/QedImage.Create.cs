@@ -101,7 +101,7 @@ public sealed partial class QedImage
             throw new ImageException($"Invalid image size specified: {newSize} (must be a multiple of 512 and at most {max})");
         if (newSize < Size)
             throw new ImageException("Shrinking images is currently not supported");
-        await _allocLock.WaitAsync(ct).ConfigureAwait(false);
+        await AcquireAllocationAsync(ct).ConfigureAwait(false);
         try
         {
             _header.ImageSize = (ulong)newSize;
@@ -110,7 +110,7 @@ public sealed partial class QedImage
         }
         finally
         {
-            _allocLock.Release();
+            ReleaseAllocation();
         }
     }
 
@@ -139,7 +139,7 @@ public sealed partial class QedImage
         if ((ulong)(QedHeader.Size + name.Length) > h.HeaderAreaBytes || name.Length > QedHeader.MaxBackingNameLength)
             throw new ImageException("Could not change the backing file: No space left in the header for its name");
 
-        await _allocLock.WaitAsync(ct).ConfigureAwait(false);
+        await AcquireAllocationAsync(ct).ConfigureAwait(false);
         try
         {
             var buffer = new byte[QedHeader.Size + name.Length];
@@ -157,7 +157,7 @@ public sealed partial class QedImage
         }
         finally
         {
-            _allocLock.Release();
+            ReleaseAllocation();
         }
     }
 }

@@ -25,51 +25,37 @@ public sealed partial class QedImage
     }
 
     /// <summary>
-    /// Before an allocation whose table update is not ordered behind a flush (no backing file): makes
-    /// the need-check bit durable (QEMU writes it without a flush, so a power cut could keep a table
-    /// update and lose the bit), and makes sure the file's durable length covers every reserved
-    /// cluster, so a table entry can never point past the end of the file after a power cut. The file
-    /// is extended ahead in growing steps (half the file, 1 MiB to 1 GiB), each made durable by one
-    /// flush; the unused tail is trimmed when the bit is cleared or the image is closed.
-    /// Called under the allocation lock, after the clusters are reserved.
+    /// Sets the need-check bit and makes it durable before the first table update that is not ordered
+    /// behind a flush. QEMU writes the header without a flush here, so a power cut could keep a table
+    /// update and lose the bit; the flush closes that hole and costs one flush per dirty period.
+    /// Called under the allocation lock.
     /// </summary>
-    private async ValueTask PrepareUnorderedAllocationAsync(CancellationToken ct)
+    private async ValueTask EnsureNeedCheckAsync(CancellationToken ct)
     {
-        if (!_header.NeedsCheck)
-        {
-            _header.Features |= QedFeatures.NeedCheck;
-            _counters.Increment(Counter.NeedCheckSets);
-            await WriteHeaderAsync(ct).ConfigureAwait(false);
-            await _file.FlushAsync(ct).ConfigureAwait(false);
-        }
-        if (_fileEnd > _durableEnd)
-        {
-            long ahead = Math.Clamp(_fileEnd / 2, 1L << 20, 1L << 30);
-            long target = _g.StartOfCluster(_fileEnd + ahead + _g.ClusterSize - 1);
-            await _file.SetLengthAsync(target, ct).ConfigureAwait(false);
-            await _file.FlushAsync(ct).ConfigureAwait(false);
-            _durableEnd = target;
-        }
+        if (_header.NeedsCheck) return;
+        _header.Features |= QedFeatures.NeedCheck;
+        _counters.Increment(Counter.NeedCheckSets);
+        await WriteHeaderAsync(ct).ConfigureAwait(false);
+        await _file.FlushAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>Gives back the space extended ahead of the allocations (under the allocation lock, with no allocation in flight).</summary>
-    private async ValueTask TrimPreallocationAsync(CancellationToken ct)
-    {
-        if (_file.GetLength() > _fileEnd)
-            await _file.SetLengthAsync(_fileEnd, ct).ConfigureAwait(false);
-        _durableEnd = Math.Min(_durableEnd, _fileEnd);
-    }
-
-    /// <summary>The timer's work: flush, then clear the bit, unless an allocation is under way.</summary>
+    /// <summary>The timer's work: write back and flush, then clear the bit, unless an allocation is under way.</summary>
     private async Task ClearNeedCheckWhenIdleAsync()
     {
         if (Volatile.Read(ref _allocationsInFlight) != 0 || !_header.NeedsCheck || _disposed) return;
-        if (!_allocLock.Wait(0)) return;   // an allocation holds it and re-arms the timer when done
+        // Lock order: write-back lock, then allocation lock. Give up if either is busy: the allocation
+        // holding it arms the timer again when it ends.
+        if (!_writebackLock.Wait(0)) return;
+        if (!TryAcquireAllocation())
+        {
+            _writebackLock.Release();
+            return;
+        }
         try
         {
             if (Volatile.Read(ref _allocationsInFlight) != 0 || !_header.NeedsCheck || _disposed) return;
-            await TrimPreallocationAsync(default).ConfigureAwait(false);
-            await FlushCoreAsync(default).ConfigureAwait(false);
+            await TrimExtensionAsync(default).ConfigureAwait(false);
+            await FlushCoreAsync(holdingLocks: true, default).ConfigureAwait(false);
             _header.Features &= ~QedFeatures.NeedCheck;
             _counters.Increment(Counter.NeedCheckClears);
             await WriteHeaderAsync().ConfigureAwait(false);
@@ -82,7 +68,8 @@ public sealed partial class QedImage
         }
         finally
         {
-            _allocLock.Release();
+            ReleaseAllocation();
+            _writebackLock.Release();
         }
     }
 

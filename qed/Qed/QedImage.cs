@@ -29,8 +29,6 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
     private readonly Func<long, Task<L2Table>> _loadTable;
     /// <summary>End of the last allocated cluster: new clusters go here (QEMU's file_size).</summary>
     private long _fileEnd;
-    /// <summary>File length known to be durable: reserved clusters below it survive a power cut.</summary>
-    private long _durableEnd;
     private IBlockDevice? _backing;
     private volatile bool _disposed;
 
@@ -43,7 +41,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         _l1 = new ulong[_g.TableEntries];
         _fileEnd = fileLength & ~(long)(_g.ClusterSize - 1);
         long cacheTables = Math.Clamp(options.L2CacheBytes / _g.TableBytes, 2, 1 << 16);
-        _cache = new L2Cache((int)cacheTables, _counters);
+        _cache = new L2Cache((int)cacheTables, _counters, OnCachePressure);
         _loadTable = LoadTableAsync;
         _metadata = new MetadataMap([]);
         _timer = new NeedCheckTimer(this, options.TimeProvider, options.NeedCheckDelay);
@@ -170,7 +168,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         // clusters, which this engine writes only partly, always start out as zeros.
         if (!IsReadOnly && !_options.CheckMode && _file.GetLength() > _fileEnd)
             await _file.SetLengthAsync(_fileEnd, ct).ConfigureAwait(false);
-        _durableEnd = _fileEnd;
+        _extendedTo = _fileEnd;
 
         if (_header.HasBackingFile && !_options.NoBacking)
         {
@@ -473,14 +471,14 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         try
         {
             await _timer.StopAsync().ConfigureAwait(false);
-            _writebackTimer?.Dispose();
             if (!IsReadOnly && !_options.CheckMode)
             {
-                await _allocLock.WaitAsync().ConfigureAwait(false);
+                await _writebackLock.WaitAsync().ConfigureAwait(false);
+                await AcquireAllocationAsync(default).ConfigureAwait(false);
                 try
                 {
-                    await TrimPreallocationAsync(default).ConfigureAwait(false);
-                    await FlushCoreAsync(default).ConfigureAwait(false);
+                    await TrimExtensionAsync(default).ConfigureAwait(false);
+                    await FlushCoreAsync(holdingLocks: true, default).ConfigureAwait(false);
                     if (_header.NeedsCheck)
                     {
                         _header.Features &= ~QedFeatures.NeedCheck;
@@ -491,7 +489,8 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
                 }
                 finally
                 {
-                    _allocLock.Release();
+                    ReleaseAllocation();
+                    _writebackLock.Release();
                 }
             }
         }

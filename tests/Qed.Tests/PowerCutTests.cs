@@ -4,11 +4,12 @@ using Qed.Tests.Support;
 namespace Qed.Tests;
 
 /// <summary>
-/// A short power-cut simulation: random workloads are cut at random moments, keeping any subset of the
-/// writes issued since the last completed flush (torn at 512 bytes) and of the length changes. The
-/// promise: the image opens (repairing itself if the need-check bit is set), checks without
-/// corruption, every write acknowledged before a completed flush reads back, and no sector holds
-/// bytes that were never written there.
+/// A short power-cut simulation: random workloads are cut at random points of their I/O, including in
+/// the middle of a flush or a table write-back, keeping any subset of the writes issued since the last
+/// completed host flush (torn at 512 bytes) and of the length changes. The promise: no table entry
+/// points past the end of the file or at metadata even before repair; the image opens (repairing
+/// itself if the need-check bit is set), checks without corruption, every write acknowledged before a
+/// completed guest flush reads back, and no sector holds bytes that were never written there.
 /// </summary>
 [TestFixture, Parallelizable(ParallelScope.All)]
 public class PowerCutTests
@@ -34,12 +35,15 @@ public class PowerCutTests
     private sealed class History(int sectors)
     {
         public readonly List<long>[] Versions = Enumerable.Range(0, sectors).Select(_ => new List<long>()).ToArray();
-        public readonly int[] Flushed = new int[sectors];
+        /// <summary>Per completed guest flush: the log length when it completed, and per sector how many versions it covered.</summary>
+        public readonly List<(int LogIndex, int[] Counts)> Flushes = new();
 
-        public void Flush()
-        {
-            for (int s = 0; s < Versions.Length; s++) Flushed[s] = Versions[s].Count;
-        }
+        public void Flush(int logIndex) =>
+            Flushes.Add((logIndex, Versions.Select(v => v.Count).ToArray()));
+
+        /// <summary>Versions of each sector acknowledged before the last guest flush that completed before the cut.</summary>
+        public int[] FlushedAt(int cut) =>
+            Flushes.LastOrDefault(f => f.LogIndex <= cut).Counts ?? new int[Versions.Length];
     }
 
     private const long ZeroVersionBit = 1L << 62;   // write-zeroes: the sector reads as zeros
@@ -70,6 +74,7 @@ public class PowerCutTests
             });
             var opener = (Func<string, string?, CancellationToken, ValueTask<IBlockDevice>>)((_, _, _) =>
                 ValueTask.FromResult<IBlockDevice>(new RawImage(new MemoryImageFile("/mem/base.raw", backing, readOnly: true), true)));
+            int created = file.LogLength;   // cuts before the image exists are not interesting
             var time = new ManualTimeProvider();
             var history = new History(sectors);
             long version = 0;
@@ -100,19 +105,34 @@ public class PowerCutTests
                 else if (kind < 92)
                 {
                     await image.FlushAsync();
-                    history.Flush();
+                    history.Flush(file.LogLength);
                 }
                 else
                 {
                     // Idle long enough for the need-check timer to flush and clear the bit.
                     long clears = image.Statistics.NeedCheckClears;
                     time.Advance(TimeSpan.FromSeconds(6));
-                    if (image.Statistics.NeedCheckClears > clears) history.Flush();   // the clear flushed first
+                    if (image.Statistics.NeedCheckClears > clears) history.Flush(file.LogLength);   // the clear flushed first
                 }
             }
 
-            var crashed = file.Crash(rng);
-            string what = $"seed {seed}, {ops} operations";
+            // Cut at several random points of the logged I/O (not only between requests).
+            for (int c = 0; c < 4; c++)
+            {
+                int cut = c == 0 ? file.LogLength : rng.Next(created, file.LogLength + 1);
+                await CheckCutAsync(file.CrashAt(cut, rng), history.FlushedAt(cut), history, backing, opener,
+                    $"seed {seed}, {ops} operations, cut at {cut}/{file.LogLength}");
+            }
+            await image.DisposeAsync();
+        }
+
+    }
+
+    private static async Task CheckCutAsync(byte[] crashed, int[] flushed, History history, byte[]? backing,
+        Func<string, string?, CancellationToken, ValueTask<IBlockDevice>> opener, string what)
+    {
+        int sectors = history.Versions.Length;
+        {
             // Before any repair: no table entry points past the end of the file or at garbage.
             await using (var raw = await QedImage.OpenAsync(new MemoryImageFile("/mem/cut.qed", crashed),
                              new QedOpenOptions { ReadOnly = true, CheckMode = true, NoBacking = true }))
@@ -142,8 +162,8 @@ public class PowerCutTests
                     var versions = history.Versions[s];
                     // What this sector may hold: the last flushed version or anything written after it;
                     // with nothing flushed, also what it held before (backing data or zeros).
-                    int from = Math.Max(0, history.Flushed[s] - 1);
-                    bool initialAllowed = history.Flushed[s] == 0;
+                    int from = Math.Max(0, flushed[s] - 1);
+                    bool initialAllowed = flushed[s] == 0;
                     bool ok;
                     if (sector.IndexOfAnyExcept((byte)0) < 0)
                     {
@@ -157,7 +177,7 @@ public class PowerCutTests
                     else ok = false;
                     if (!ok)
                         Assert.Fail($"{what}: sector {s} holds {(sector.IndexOfAnyExcept((byte)0) < 0 ? "zeros" : "v" + BinaryPrimitives.ReadInt64LittleEndian(sector))}; " +
-                                    $"versions written {string.Join(",", versions.Select(x => (x & ZeroVersionBit) != 0 ? "z" + (x & ~ZeroVersionBit) : x.ToString()))}, flushed {history.Flushed[s]}");
+                                    $"versions written {string.Join(",", versions.Select(x => (x & ZeroVersionBit) != 0 ? "z" + (x & ~ZeroVersionBit) : x.ToString()))}, flushed {flushed[s]}");
                 }
             }
         }

@@ -1,18 +1,23 @@
 namespace Qed.Tests.Support;
 
 /// <summary>
-/// A file that remembers what is durable: everything up to the last completed flush. A simulated
-/// power cut keeps any subset of the writes issued since then, each torn into independent 512-byte
-/// pieces, and any subset of the length changes.
+/// A file that logs every write, length change and flush, so a power cut can be simulated at any
+/// point of the log: everything before the last flush before the cut is durable; of the writes issued
+/// after it, any subset survives, each torn into independent 512-byte pieces, and so does any subset
+/// of the length changes.
 /// </summary>
 public sealed class CrashSimFile : MemoryImageFile
 {
-    private byte[] _durable;
-    private readonly List<(long Offset, byte[]? Data, long NewLength)> _pending = new();
+    private enum Op { Write, SetLength, Flush }
 
-    public CrashSimFile(string path, byte[]? content = null) : base(path, content)
+    private readonly List<(Op Kind, long Offset, byte[]? Data, long Length)> _log = new();
+
+    public CrashSimFile(string path) : base(path) { }
+
+    /// <summary>Number of operations logged so far (a cut point is any value from 0 to this).</summary>
+    public int LogLength
     {
-        _durable = ToArray();
+        get { lock (this) return _log.Count; }
     }
 
     public override ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -20,7 +25,7 @@ public sealed class CrashSimFile : MemoryImageFile
         lock (this)
         {
             Apply(offset, buffer.Span);
-            _pending.Add((offset, buffer.ToArray(), -1));
+            _log.Add((Op.Write, offset, buffer.ToArray(), 0));
         }
         return ValueTask.CompletedTask;
     }
@@ -30,37 +35,41 @@ public sealed class CrashSimFile : MemoryImageFile
         lock (this)
         {
             Resize(length);
-            _pending.Add((-1, null, length));
+            _log.Add((Op.SetLength, 0, null, length));
         }
         return ValueTask.CompletedTask;
     }
 
     public override ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
-        lock (this)
-        {
-            _durable = ToArray();
-            _pending.Clear();
-        }
+        lock (this) _log.Add((Op.Flush, 0, null, 0));
         return base.FlushAsync(cancellationToken);
     }
 
-    /// <summary>The bytes a power cut now could leave on the disk.</summary>
-    public byte[] Crash(Random rng)
+    /// <summary>The bytes a power cut after the first <paramref name="cut"/> logged operations could leave.</summary>
+    public byte[] CrashAt(int cut, Random rng)
     {
         lock (this)
         {
-            var file = new MemoryImageFile(Path, (byte[])_durable.Clone());
-            foreach (var (offset, data, newLength) in _pending)
+            int lastFlush = -1;
+            for (int i = 0; i < cut; i++)
+                if (_log[i].Kind == Op.Flush) lastFlush = i;
+            var file = new MemoryImageFile(Path);
+            for (int i = 0; i < cut; i++)
             {
-                if (data is null)
+                var (kind, offset, data, length) = _log[i];
+                bool durable = i < lastFlush;
+                switch (kind)
                 {
-                    if (rng.Next(2) == 0) file.SetLengthAsync(newLength);
-                    continue;
+                    case Op.SetLength:
+                        if (durable || rng.Next(2) == 0) file.SetLengthAsync(length);
+                        break;
+                    case Op.Write:
+                        for (int p = 0; p < data!.Length; p += 512)
+                            if (durable || rng.Next(2) == 0)
+                                file.WriteAsync(offset + p, data.AsMemory(p, Math.Min(512, data.Length - p)));
+                        break;
                 }
-                for (int p = 0; p < data.Length; p += 512)
-                    if (rng.Next(2) == 0)
-                        file.WriteAsync(offset + p, data.AsMemory(p, Math.Min(512, data.Length - p)));
             }
             return file.ToArray();
         }
