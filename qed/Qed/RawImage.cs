@@ -14,6 +14,7 @@ public sealed class RawImage : IBlockDevice, IBlockStatusSource
     private readonly bool _readOnly;
     private long _size;
     private bool _disposed;
+    private volatile bool _written;
 
     public RawImage(IImageFile file, bool readOnly)
     {
@@ -74,6 +75,7 @@ public sealed class RawImage : IBlockDevice, IBlockStatusSource
         {
             return ValueTask.FromException(e);
         }
+        _written = true;
         return _file.WriteAsync(offset, buffer, cancellationToken);
     }
 
@@ -84,6 +86,7 @@ public sealed class RawImage : IBlockDevice, IBlockStatusSource
         long end = offset + length;
         // Past the end of the file the disk already reads as zeros.
         end = Math.Min(end, _file.GetLength());
+        _written = true;
         for (long pos = offset; pos < end;)
         {
             int n = (int)Math.Min(end - pos, ZeroBuffer.Length);
@@ -140,10 +143,18 @@ public sealed class RawImage : IBlockDevice, IBlockStatusSource
         return new ValueTask<BlockStatus>(new BlockStatus(BlockStatusKind.Data, n, offset, Path));
     }
 
+    /// <summary>Flushes what was written (as QEMU does when it closes an image) and closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
         _disposed = true;
-        await _file.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            if (_written && !_readOnly) await _file.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await _file.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

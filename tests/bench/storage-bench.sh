@@ -65,11 +65,11 @@ for name, n in (("all", count), ("one", 1)):
 PY
   local chunks=$((REGION_MB * 16))
   "$EMU_IMG" create -q -f qed "$WORK/r.qed" 8G
-  "$EMU_IMG" bench -q -f qed -w -c $chunks -s 64k -S 64k --pattern=90 "$WORK/r.qed"
+  "$EMU_IMG" bench -q -f qed -w -c $chunks -s 64k -S 64k --pattern=90 "$WORK/r.qed" >/dev/null
   qemu-img create -q -f qed "$WORK/r-qemu.qed" 8G
-  qemu-img bench -q -f qed -w -c $chunks -s 64k -S 64k --pattern=90 "$WORK/r-qemu.qed"
+  qemu-img bench -q -f qed -w -c $chunks -s 64k -S 64k --pattern=90 "$WORK/r-qemu.qed" >/dev/null
   qemu-img create -q -f raw "$WORK/r.raw" 8G
-  qemu-img bench -q -f raw -w -c $chunks -s 64k -S 64k --pattern=90 "$WORK/r.raw"
+  qemu-img bench -q -f raw -w -c $chunks -s 64k -S 64k --pattern=90 "$WORK/r.raw" >/dev/null
 }
 
 wall() {  # command... ; prints seconds
