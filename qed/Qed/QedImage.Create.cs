@@ -139,9 +139,12 @@ public sealed partial class QedImage
         if ((ulong)(QedHeader.Size + name.Length) > h.HeaderAreaBytes || name.Length > QedHeader.MaxBackingNameLength)
             throw new ImageException("Could not change the backing file: No space left in the header for its name");
 
+        await _writebackLock.WaitAsync(ct).ConfigureAwait(false);
         await AcquireAllocationAsync(ct).ConfigureAwait(false);
         try
         {
+            // Tables written under the old backing file's rules must be on disk first.
+            await FlushCoreAsync(holdingLocks: true, ct).ConfigureAwait(false);
             var buffer = new byte[QedHeader.Size + name.Length];
             h.WriteTo(buffer);
             name.CopyTo(buffer, QedHeader.Size);
@@ -158,6 +161,7 @@ public sealed partial class QedImage
         finally
         {
             ReleaseAllocation();
+            _writebackLock.Release();
         }
     }
 }

@@ -50,13 +50,21 @@ public sealed partial class QedImage
         if (IsReadOnly) throw new BlockIOException($"{Path}: the image is opened read-only");
     }
 
+    /// <summary>Guest writes need the backing file: new clusters copy from it, and zero clusters hide it.</summary>
+    private void CheckDataWritable()
+    {
+        CheckWritable();
+        if (_header.HasBackingFile && _backing is null)
+            throw new BlockIOException($"{Path}: the image was opened without its backing file, so guest data cannot be written");
+    }
+
     /// <summary>Writes guest bytes; allocates clusters where the range is not yet allocated.</summary>
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         try
         {
             CheckRange(offset, buffer.Length);
-            CheckWritable();
+            CheckDataWritable();
         }
         catch (ImageException e)
         {
@@ -297,7 +305,7 @@ public sealed partial class QedImage
     public async ValueTask WriteZeroesAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
         CheckRange(offset, length);
-        CheckWritable();
+        CheckDataWritable();
         long pos = offset, end = offset + length;
         while (pos < end)
         {
