@@ -36,7 +36,7 @@ internal sealed class L2Cache
     {
         if (_tables.TryGetValue(offset, out table!))
         {
-            table.Referenced = true;
+            if (!table.Referenced) table.Referenced = true;   // no store (and no cache-line traffic) when already set
             _counters.Increment(Counter.L2CacheHits);
             return true;
         }

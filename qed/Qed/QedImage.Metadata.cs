@@ -84,7 +84,7 @@ public sealed partial class QedImage
     private int _l1DirtyLo = int.MaxValue, _l1DirtyHi = -1;
 
     /// <summary>Copies the changed L1 sectors (under the allocation lock) and marks them clean.</summary>
-    private (long Offset, byte[] Bytes)? TakeL1Snapshot()
+    private (long Offset, byte[] Bytes, int First, int End)? TakeL1Snapshot()
     {
         if (_l1DirtyHi < 0) return null;
         int first = _l1DirtyLo * L1EntriesPerSector;
@@ -94,7 +94,7 @@ public sealed partial class QedImage
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((i - first) * 8), _l1[i]);
         _l1DirtyLo = int.MaxValue;
         _l1DirtyHi = -1;
-        return ((long)_header.L1TableOffset + first * 8L, bytes);
+        return ((long)_header.L1TableOffset + first * 8L, bytes, first, end);
     }
 
     /// <summary>Writes the sectors holding entries [first, first+count) of a table now (group commit) and waits.</summary>
@@ -125,35 +125,38 @@ public sealed partial class QedImage
     private void OnCachePressure()
     {
         if (_disposed || Interlocked.Exchange(ref _pressureWriteback, 1) != 0) return;
-        ThreadPool.UnsafeQueueUserWorkItem(static async image =>
+        ThreadPool.UnsafeQueueUserWorkItem(static image => _ = image.PressureWriteBackAsync(), this, preferLocal: false);
+    }
+
+    private async Task PressureWriteBackAsync()
+    {
+        try
         {
-            try
-            {
-                await image.WriteBackAsync(holdingLocks: false, default).ConfigureAwait(false);
-            }
-            catch (ImageException)
-            {
-                // Reported by the next flush, which writes the same tables again.
-            }
-            finally
-            {
-                Volatile.Write(ref image._pressureWriteback, 0);
-            }
-        }, this, preferLocal: false);
+            if (!_disposed) await WriteBackAsync(holdingLocks: false, default).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ImageException or ObjectDisposedException or IOException)
+        {
+            // The changes stay marked dirty: the next flush writes them again and reports a failure.
+        }
+        finally
+        {
+            Volatile.Write(ref _pressureWriteback, 0);
+        }
     }
 
     /// <summary>
     /// Writes every deferred table update: snapshot the dirty sectors and the allocated end under the
-    /// allocation lock, extend the file to that end, flush, then write the sectors.
+    /// allocation lock, extend the file to that end, flush, then write the sectors. If anything fails,
+    /// the snapshotted sectors are marked dirty again, so a later write-back retries them.
     /// </summary>
     /// <param name="holdingLocks">True when the caller already holds the write-back lock and the allocation lock.</param>
     private async ValueTask WriteBackAsync(bool holdingLocks, CancellationToken ct)
     {
         if (!holdingLocks) await _writebackLock.WaitAsync(ct).ConfigureAwait(false);
+        var snapshots = new List<(L2Table Table, long Offset, byte[] Bytes, int Length)>();
+        (long Offset, byte[] Bytes, int First, int End)? l1 = null;
         try
         {
-            var snapshots = new List<(long Offset, byte[] Bytes, int Length)>();
-            (long Offset, byte[] Bytes)? l1 = null;
             if (!holdingLocks) await AcquireAllocationAsync(ct).ConfigureAwait(false);
             try
             {
@@ -162,7 +165,7 @@ public sealed partial class QedImage
                 {
                     foreach (var t in _committing)
                         if (t.TakeDirtySnapshot(out long offset, out var bytes, out int length))
-                            snapshots.Add((offset, bytes, length));
+                            snapshots.Add((t, offset, bytes, length));
                     _committing.RemoveWhere(t => !t.IsBusy);
                 }
                 // Every snapshotted entry was published under this lock, so its cluster lies below the
@@ -181,20 +184,27 @@ public sealed partial class QedImage
                 _counters.Increment(Counter.L1Writes);
                 await _file.WriteAsync(l1Sectors.Offset, l1Sectors.Bytes, ct).ConfigureAwait(false);
             }
-            foreach (var (offset, bytes, length) in snapshots)
-            {
-                try
-                {
-                    await WriteTableSectors(offset, bytes.AsMemory(0, length)).ConfigureAwait(false);
-                }
-                finally
-                {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
-                }
-            }
+            foreach (var (_, offset, bytes, length) in snapshots)
+                await WriteTableSectors(offset, bytes.AsMemory(0, length)).ConfigureAwait(false);
+            snapshots.ForEach(s => System.Buffers.ArrayPool<byte>.Shared.Return(s.Bytes));
+            snapshots.Clear();
+            l1 = null;
         }
         finally
         {
+            // Only after a failure is anything left here: mark it dirty again for the next write-back.
+            foreach (var (table, offset, bytes, length) in snapshots)
+            {
+                int first = (int)((offset - table.Offset) / 8);
+                table.MarkDirty(first, length / 8);
+                lock (_committing) _committing.Add(table);
+                System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+            }
+            if (l1 is { } failed)
+            {
+                _l1DirtyLo = Math.Min(_l1DirtyLo, failed.First / L1EntriesPerSector);
+                _l1DirtyHi = Math.Max(_l1DirtyHi, (failed.End - 1) / L1EntriesPerSector);
+            }
             if (!holdingLocks) _writebackLock.Release();
         }
     }

@@ -402,4 +402,52 @@ public class EngineTests
         Images.AssertSameBytes(Images.QemuReadAll(dir["l40.img"], dir.Path), all, "40-deep chain");
         for (int i = 1; i <= 40; i++) Assert.That(all[i * 4096], Is.EqualTo(i + 1));
     }
+
+    private sealed class FaultyFile(string path) : MemoryImageFile(path)
+    {
+        public bool Fail;
+
+        public override ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Fail ? ValueTask.FromException(new BlockIOException("simulated write error")) : base.WriteAsync(offset, buffer, cancellationToken);
+
+        public override ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
+            Fail ? ValueTask.FromException(new BlockIOException("simulated flush error")) : base.FlushAsync(cancellationToken);
+
+        public override ValueTask<int> ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Fail ? ValueTask.FromException<int>(new BlockIOException("simulated read error")) : base.ReadAsync(offset, buffer, cancellationToken);
+    }
+
+    /// <summary>
+    /// Host I/O errors reach the caller as BlockIOException (a guest-visible error), and a table update
+    /// that could not be written is retried by the next flush instead of being lost.
+    /// </summary>
+    [Test]
+    public async Task HostErrorsAreReportedAndTableUpdatesRetried()
+    {
+        var file = new FaultyFile("/mem/faulty.qed");
+        await QedImage.CreateAsync(file, new QedCreateOptions { Size = 8 << 20, ClusterSize = 4096 });
+        var image = await QedImage.OpenAsync(file, new QedOpenOptions { TimeProvider = new ManualTimeProvider() });
+        var data = new byte[20000];
+        new Random(8).NextBytes(data);
+        await image.WriteAsync(1 << 20, data);           // allocates; its table update is deferred
+        await image.WriteAsync(5 << 20, data);
+
+        file.Fail = true;
+        Assert.ThrowsAsync<BlockIOException>(async () => await image.FlushAsync());
+        Assert.ThrowsAsync<BlockIOException>(async () => await image.WriteAsync(7 << 20, data));
+        Assert.ThrowsAsync<BlockIOException>(async () => await image.ReadAsync(1 << 20, new byte[100]));
+        file.Fail = false;
+
+        await image.FlushAsync();                       // retries the table update
+        var copy = new MemoryImageFile("/mem/copy.qed", file.ToArray());
+        await using (var reopened = await QedImage.OpenAsync(copy, new QedOpenOptions { ReadOnly = true }))
+        {
+            var back = new byte[data.Length];
+            await reopened.ReadAsync(1 << 20, back);
+            Assert.That(back, Is.EqualTo(data), "the first write survived the failed flush");
+            await reopened.ReadAsync(5 << 20, back);
+            Assert.That(back, Is.EqualTo(data));
+        }
+        await image.DisposeAsync();
+    }
 }
