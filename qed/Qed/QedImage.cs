@@ -145,6 +145,24 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
             BackingFileName = Encoding.UTF8.GetString(name);
         }
 
+        await ReadL1Async(ct).ConfigureAwait(false);
+
+        // Everything that can fail for the image's own reasons (its backing chain included) comes
+        // before anything that writes to it, so a bad image is left exactly as it was.
+        if (_header.HasBackingFile && !_options.NoBacking)
+        {
+            string path = BackingFilePath!;
+            var opener = _options.BackingOpener ?? ((p, f, c) => ImageOpener.OpenBackingAsync(p, f, _options, c));
+            try
+            {
+                _backing = await opener(path, BackingFormat, ct).ConfigureAwait(false);
+            }
+            catch (ImageException e)
+            {
+                throw ImageOpener.Wrap("Could not open backing file: ", e);
+            }
+        }
+
         // Unknown autoclear bits are cleared by a read-write open (QED spec, "autoclear_features").
         if (!IsReadOnly && (_header.AutoclearFeatures & ~QedHeader.KnownAutoclearFeatures) != 0)
         {
@@ -152,8 +170,6 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
             await WriteHeaderAsync(ct).ConfigureAwait(false);
             await _file.FlushAsync(ct).ConfigureAwait(false);
         }
-
-        await ReadL1Async(ct).ConfigureAwait(false);
 
         // A dirty image may have tables pointing at clusters that never reached the disk: check and
         // repair before use (QEMU does this on read-write opens; a read-only open skips it).
@@ -169,20 +185,6 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
         if (!IsReadOnly && !_options.CheckMode && _file.GetLength() > _fileEnd)
             await _file.SetLengthAsync(_fileEnd, ct).ConfigureAwait(false);
         _extendedTo = _fileEnd;
-
-        if (_header.HasBackingFile && !_options.NoBacking)
-        {
-            string path = BackingFilePath!;
-            var opener = _options.BackingOpener ?? ((p, f, c) => ImageOpener.OpenBackingAsync(p, f, _options, c));
-            try
-            {
-                _backing = await opener(path, BackingFormat, ct).ConfigureAwait(false);
-            }
-            catch (ImageException e)
-            {
-                throw ImageOpener.Wrap("Could not open backing file: ", e);
-            }
-        }
 
         if (_header.NeedsCheck && !IsReadOnly && !_options.CheckMode) _timer.Arm();
     }
