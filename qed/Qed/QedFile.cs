@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Qed.Storage;
 
 namespace Qed;
@@ -19,13 +18,11 @@ internal sealed class QedFile
         _counters = counters;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct = default)
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct = default)
     {
         _counters.Increment(Counter.HostReads);
         _counters.Add(Counter.HostBytesRead, buffer.Length);
-        int n = await File.ReadAsync(offset, buffer, ct).ConfigureAwait(false);
-        if (n < buffer.Length) buffer.Span[n..].Clear();
+        return File.ReadFullAsync(offset, buffer, ct);
     }
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken ct = default)

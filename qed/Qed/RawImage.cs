@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Qed.Storage;
 
 namespace Qed;
@@ -56,12 +55,17 @@ public sealed class RawImage : IBlockDevice, IBlockStatusSource
         if (_readOnly) throw new BlockIOException($"{Path}: the image is opened read-only");
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        CheckRange(offset, buffer.Length);
-        int n = await _file.ReadAsync(offset, buffer, cancellationToken).ConfigureAwait(false);
-        if (n < buffer.Length) buffer.Span[n..].Clear();
+        try
+        {
+            CheckRange(offset, buffer.Length);
+        }
+        catch (ImageException e)
+        {
+            return ValueTask.FromException(e);
+        }
+        return _file.ReadFullAsync(offset, buffer, cancellationToken);
     }
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

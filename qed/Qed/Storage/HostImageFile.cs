@@ -88,6 +88,28 @@ public sealed class HostImageFile : IImageFile
         return done;
     }
 
+    /// <summary>One pooled state machine for the whole read, zeros past the end included.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ReadFullAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int done = 0;
+        try
+        {
+            while (done < buffer.Length)
+            {
+                int n = await RandomAccess.ReadAsync(_handle, buffer[done..], offset + done, cancellationToken)
+                    .ConfigureAwait(false);
+                if (n == 0) break;
+                done += n;
+            }
+        }
+        catch (IOException e)
+        {
+            throw new BlockIOException($"{Path}: read of {buffer.Length} bytes at {offset} failed: {e.Message}", e);
+        }
+        if (done < buffer.Length) buffer.Span[done..].Clear();
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {

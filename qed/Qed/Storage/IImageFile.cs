@@ -22,6 +22,13 @@ public interface IImageFile : IAsyncDisposable
     /// </summary>
     ValueTask<int> ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default);
 
+    /// <summary>Reads the whole buffer; bytes past the end of the file read as zeros.</summary>
+    async ValueTask ReadFullAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int n = await ReadAsync(offset, buffer, cancellationToken).ConfigureAwait(false);
+        if (n < buffer.Length) buffer.Span[n..].Clear();
+    }
+
     /// <summary>Writes all of <paramref name="buffer"/> at <paramref name="offset"/>, extending the file if needed.</summary>
     ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
 
