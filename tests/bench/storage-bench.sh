@@ -17,7 +17,7 @@ done
 REPEAT=${REPEAT:-5}
 COUNT=${COUNT:-50000}             # 4 KiB allocating writes
 SEQ_COUNT=${SEQ_COUNT:-10000}     # 64 KiB sequential writes (640 MiB)
-RAND_COUNT=${RAND_COUNT:-200000}  # random 4 KiB reads and rewrites (many, so each run lasts long enough to time)
+RAND_COUNT=${RAND_COUNT:-500000}  # random 4 KiB reads and rewrites (many, so each run lasts long enough to time)
 REGION_MB=${REGION_MB:-256}       # allocated region the random scenarios use
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/storage-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
