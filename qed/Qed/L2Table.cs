@@ -34,6 +34,8 @@ internal sealed class L2Table
     // Group commit state, guarded by lock(this).
     private int _dirtyLo = int.MaxValue, _dirtyHi = -1;   // sector range [lo, hi]
     private bool _writing;
+    /// <summary>Snapshots taken for deferred write-back and not yet on the file.</summary>
+    private int _snapshotsInFlight;
     private TaskCompletionSource? _next, _inFlight;
 
     public L2Table(long offset, int entries)
@@ -54,7 +56,7 @@ internal sealed class L2Table
     /// <summary>True while changed entries are waiting for or being written: the cache must keep it.</summary>
     public bool IsBusy
     {
-        get { lock (this) return _writing || _dirtyHi >= 0; }
+        get { lock (this) return _writing || _dirtyHi >= 0 || _snapshotsInFlight > 0; }
     }
 
     /// <summary>Sets entries [first, first+count) to consecutive cluster offsets (or all to one marker value when step is 0).</summary>
@@ -101,8 +103,17 @@ internal sealed class L2Table
             _data.AsSpan(start, length).CopyTo(bytes);
             _dirtyLo = int.MaxValue;
             _dirtyHi = -1;
+            // Still busy until the copy is on the file: evicting the table now and reading it back
+            // would lose the changes the copy carries.
+            _snapshotsInFlight++;
             return true;
         }
+    }
+
+    /// <summary>The snapshot taken by <see cref="TakeDirtySnapshot"/> has been written (or marked dirty again).</summary>
+    public void SnapshotDone()
+    {
+        lock (this) _snapshotsInFlight--;
     }
 
     /// <summary>

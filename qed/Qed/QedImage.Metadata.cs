@@ -184,10 +184,14 @@ public sealed partial class QedImage
                 _counters.Increment(Counter.L1Writes);
                 await _file.WriteAsync(l1Sectors.Offset, l1Sectors.Bytes, ct).ConfigureAwait(false);
             }
-            foreach (var (_, offset, bytes, length) in snapshots)
+            while (snapshots.Count > 0)
+            {
+                var (table, offset, bytes, length) = snapshots[^1];
                 await WriteTableSectors(offset, bytes.AsMemory(0, length)).ConfigureAwait(false);
-            snapshots.ForEach(s => System.Buffers.ArrayPool<byte>.Shared.Return(s.Bytes));
-            snapshots.Clear();
+                snapshots.RemoveAt(snapshots.Count - 1);
+                table.SnapshotDone();
+                System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+            }
             l1 = null;
         }
         finally
@@ -197,6 +201,7 @@ public sealed partial class QedImage
             {
                 int first = (int)((offset - table.Offset) / 8);
                 table.MarkDirty(first, length / 8);
+                table.SnapshotDone();
                 lock (_committing) _committing.Add(table);
                 System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
             }

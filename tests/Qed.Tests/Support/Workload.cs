@@ -23,6 +23,8 @@ public sealed class Workload
     public int ZeroPercent { get; init; } = 15;
     /// <summary>Largest write in clusters.</summary>
     public int MaxClusters { get; init; } = 3;
+    /// <summary>Percent of batches that also send a flush, racing the batch's writes.</summary>
+    public int FlushPercent { get; init; } = 12;
 
     public async Task RunAsync(IBlockDevice device, int batches, int perBatch)
     {
@@ -53,7 +55,7 @@ public sealed class Workload
                     tasks.Add(device.WriteAsync(off, data).AsTask());
                 }
             }
-            if (_rng.Next(8) == 0) tasks.Add(device.FlushAsync().AsTask());
+            if (_rng.Next(100) < FlushPercent) tasks.Insert(_rng.Next(tasks.Count + 1), device.FlushAsync().AsTask());
             await Task.WhenAll(tasks);
         }
     }
