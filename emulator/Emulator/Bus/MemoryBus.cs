@@ -161,6 +161,14 @@ public sealed class MemoryBus
         MappingChanged?.Invoke(first, count);
     }
 
+    /// <summary>True when reads of the page come from a ROM image: code decoded from it stays valid until the
+    /// mapping changes (the CPU caches it).</summary>
+    internal bool IsRomPage(uint page)
+    {
+        ushort r = ReadRoute[page];
+        return r >= 2 && regions[r - 2]?.Rom != null;
+    }
+
     /// <summary>True when both reads and writes of the page go straight to RAM.</summary>
     public bool IsRamPage(uint page) => ReadRoute[page] == RouteRam && WriteRoute[page] == RouteRam;
 

@@ -1,0 +1,84 @@
+namespace Emulator.Cpu;
+
+/// <summary>
+/// CPUID, the time-stamp counter and the model-specific registers this CPU implements (SDM Vol. 2, CPUID;
+/// Vol. 4). It identifies as a GenuineIntel family 6 processor and reports exactly the features implemented:
+/// fpu, pse, tsc, msr, cx8, sep, pge, cmov. Every other MSR raises #GP(0).
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    internal const int CpuidModel = 5, CpuidStepping = 2;
+
+    /// <summary>CPUID.1:EDX bits (SDM Vol. 2, Table 3-11).</summary>
+    internal const uint FeatureFpu = 1u << 0, FeaturePse = 1u << 3, FeatureTsc = 1u << 4, FeatureMsr = 1u << 5,
+        FeatureCx8 = 1u << 8, FeatureSep = 1u << 11, FeaturePge = 1u << 13, FeatureCmov = 1u << 15;
+    internal const uint Features = FeatureFpu | FeaturePse | FeatureTsc | FeatureMsr | FeatureCx8 | FeatureSep |
+                                   FeaturePge | FeatureCmov;
+
+    internal const uint MsrTsc = 0x10, MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176;
+
+    internal uint sysenterCs, sysenterEsp, sysenterEip;
+    internal ulong tscOffset;
+
+    internal void Cpuid()
+    {
+        uint leaf = R(EAX);
+        switch (leaf)
+        {
+            case 0:
+                R(EAX) = 1;
+                R(EBX) = 0x756E_6547;   // "Genu"
+                R(EDX) = 0x4965_6E69;   // "ineI"
+                R(ECX) = 0x6C65_746E;   // "ntel"
+                break;
+            case 1:
+                R(EAX) = 0x600 | CpuidModel << 4 | CpuidStepping;
+                R(EBX) = 0; R(ECX) = 0;
+                R(EDX) = Features;
+                break;
+            default:
+                R(EAX) = R(EBX) = R(ECX) = R(EDX) = 0;
+                break;
+        }
+    }
+
+    internal ulong ReadTsc() => (TimeStampCounter?.Invoke() ?? (ulong)icount) + tscOffset;
+
+    internal bool ReadMsr(uint index, out ulong value)
+    {
+        switch (index)
+        {
+            case MsrTsc: value = ReadTsc(); return true;
+            case MsrSysenterCs: value = sysenterCs; return true;
+            case MsrSysenterEsp: value = sysenterEsp; return true;
+            case MsrSysenterEip: value = sysenterEip; return true;
+            default: value = 0; return false;
+        }
+    }
+
+    internal bool WriteMsr(uint index, ulong value)
+    {
+        switch (index)
+        {
+            case MsrTsc: tscOffset = value - (TimeStampCounter?.Invoke() ?? (ulong)icount); return true;
+            case MsrSysenterCs: sysenterCs = (uint)value & 0xFFFF; return true;
+            case MsrSysenterEsp: sysenterEsp = (uint)value; return true;
+            case MsrSysenterEip: sysenterEip = (uint)value; return true;
+            default: return false;
+        }
+    }
+
+    /// <summary>I/O permission: CPL &lt;= IOPL, or the TSS I/O bitmap allows every byte (SDM Vol. 1, 19.5).</summary>
+    internal bool CheckIoPermission(ushort port, int size)
+    {
+        if (!ProtectedMode || cpl <= (int)((flagsRest >> 12) & 3)) return true;
+        if ((tr.Type & 8) == 0 || tr.Limit < 0x67) return Raise(VecGP, 0);
+        if (!ReadLinSys(tr.Base + 0x66, 2, out uint mapBase)) return false;
+        uint at = mapBase + (uint)(port >> 3);
+        if (at + 1 > tr.Limit) return Raise(VecGP, 0);
+        if (!ReadLinSys(tr.Base + at, 2, out uint bits)) return false;
+        uint mask = ((1u << size) - 1) << (port & 7);
+        if ((bits & mask) != 0) return Raise(VecGP, 0);
+        return true;
+    }
+}

@@ -1,0 +1,278 @@
+using Cpu.Tests.Support;
+using Emulator.Bus;
+using Emulator.Cpu;
+using Iced.Intel;
+using NUnit.Framework;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Cpu.Tests;
+
+/// <summary>What the machine relies on: the INTR pin with IF and the one-instruction interrupt shadow, HLT
+/// handing control back, exact instruction budgets, RequestStop, decoded code dropped when it is rewritten by
+/// the CPU or by DMA, #UD for every unimplemented instruction, shutdown on a triple fault, single-step traps,
+/// the A20 mask, CPUID and RDTSC.</summary>
+public class CpuBehaviourTests
+{
+    private const uint D = FlatMachine.DataBase;
+
+    private sealed class Pic : IInterruptController
+    {
+        private readonly InterruptPin pin;
+        public int Acknowledged;
+        public Pic(InterruptPin pin) { this.pin = pin; pin.Controller = this; }
+        public byte Acknowledge() { Acknowledged++; pin.Asserted = false; return 0x20; }
+    }
+
+    private sealed class Recorder : IPortDevice
+    {
+        public readonly List<uint> Values = new();
+        public Action? OnWrite;
+        public uint In(ushort port, int size) => 0;
+        public void Out(ushort port, int size, uint value) { Values.Add(value); OnWrite?.Invoke(); }
+    }
+
+    private static (FlatMachine m, InterruptPin pin, Pic pic) MachineWithPic()
+    {
+        var pin = new InterruptPin();
+        var bus = new MemoryBus(4u << 20);
+        var m = new FlatMachine(bus, pin);
+        var pic = new Pic(pin);
+        // Handler for vector 0x20: count, record what the interrupted code had done, IRET.
+        m.Load(a =>
+        {
+            a.inc(__dword_ptr[D + 0x100]);
+            a.mov(eax, __dword_ptr[D + 4]);
+            a.mov(__dword_ptr[D + 0x104], eax);
+            a.iretd();
+        }, 0x3000);
+        m.SetGate(0x20, 0x3000);
+        return (m, pin, pic);
+    }
+
+    [Test]
+    public void InterruptWaitsForIfAndForTheInstructionAfterSti()
+    {
+        var (m, pin, pic) = MachineWithPic();
+        m.Load(a =>
+        {
+            a.cli();
+            a.mov(__dword_ptr[D], 1);           // the pin is asserted: nothing happens while IF = 0
+            a.sti();
+            a.mov(__dword_ptr[D + 4], 2);       // runs before the interrupt (STI shadow)
+            a.mov(__dword_ptr[D + 8], 3);
+            a.hlt();
+        });
+        pin.Asserted = true;
+        m.Run();
+        Assert.That(pic.Acknowledged, Is.EqualTo(1));
+        Assert.That(m.Read32(D + 0x100), Is.EqualTo(1u), "handled once");
+        Assert.That(m.Read32(D + 0x104), Is.EqualTo(2u), "the instruction after STI had run");
+        Assert.That(m.Read32(D + 8), Is.EqualTo(3u));
+    }
+
+    [Test]
+    public void HaltReturnsToTheLoopUntilAnInterruptWakesIt()
+    {
+        var (m, pin, pic) = MachineWithPic();
+        m.Load(a =>
+        {
+            a.sti();
+            a.hlt();
+            a.mov(__dword_ptr[D + 12], 7);      // after the interrupt
+            a.cli();
+            a.hlt();
+        });
+        m.Cpu.Eip = FlatMachine.CodeBase;
+        Assert.That(m.Cpu.Run(1000), Is.EqualTo(CpuExit.Halted));
+        long count = m.Cpu.InstructionCount;
+        Assert.That(m.Cpu.Run(1000), Is.EqualTo(CpuExit.Halted), "still halted with nothing pending");
+        Assert.That(m.Cpu.InstructionCount, Is.EqualTo(count), "no instruction ran");
+        pin.Asserted = true;
+        Assert.That(m.Cpu.Run(1000), Is.EqualTo(CpuExit.Halted));
+        Assert.That(pic.Acknowledged, Is.EqualTo(1));
+        Assert.That(m.Read32(D + 12), Is.EqualTo(7u), "execution resumed after the HLT");
+    }
+
+    [Test]
+    public void TheBudgetIsExact()
+    {
+        var m = new FlatMachine();
+        m.Load(a => { for (int k = 0; k < 40; k++) a.inc(eax); a.hlt(); });
+        m.Cpu.Eip = FlatMachine.CodeBase;
+        Assert.That(m.Cpu.Run(7), Is.EqualTo(CpuExit.BudgetExhausted));
+        Assert.That(m.Cpu.InstructionCount, Is.EqualTo(7));
+        Assert.That(m.Cpu.GetRegister(Register32.Eax), Is.EqualTo(7u));
+        Assert.That(m.Cpu.Eip, Is.EqualTo(FlatMachine.CodeBase + 7));
+        Assert.That(m.Cpu.Run(100), Is.EqualTo(CpuExit.Halted));
+        Assert.That(m.Cpu.InstructionCount, Is.EqualTo(41));
+    }
+
+    [Test]
+    public void RequestStopFromADeviceEndsTheSliceAfterItsInstruction()
+    {
+        var m = new FlatMachine();
+        var dev = new Recorder();
+        dev.OnWrite = () => m.Cpu.RequestStop();
+        m.Io.Register(0x80, 1, dev);
+        m.Load(a => { a.inc(eax); a.@out(0x80, al); a.inc(eax); a.inc(eax); a.hlt(); });
+        m.Cpu.Eip = FlatMachine.CodeBase;
+        Assert.That(m.Cpu.Run(100), Is.EqualTo(CpuExit.Stopped));
+        Assert.That(m.Cpu.InstructionCount, Is.EqualTo(2));
+        Assert.That(dev.Values, Is.EqualTo(new[] { 1u }));
+    }
+
+    [Test]
+    public void CodeWrittenByTheCpuIsExecutedAsWritten()
+    {
+        var m = new FlatMachine();
+        // mov eax, imm32 at D+0x10 is patched in place by the instructions just before it, in the same block,
+        // and a loop rewrites the immediate of an instruction that already ran.
+        m.Load(a =>
+        {
+            var target = a.CreateLabel();
+            a.mov(ebx, 0);
+            a.mov(ecx, 3);
+            var loop = a.CreateLabel();
+            a.Label(ref loop);
+            a.mov(__dword_ptr[FlatMachine.CodeBase + 0x40 + 1], ecx);   // patch the immediate below
+            a.call(FlatMachine.CodeBase + 0x40);
+            a.add(ebx, eax);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        m.Load(a => { a.mov(eax, 0x1111); a.ret(); }, FlatMachine.CodeBase + 0x40);
+        m.Run();
+        Assert.That(m.Cpu.GetRegister(Register32.Ebx), Is.EqualTo(3u + 2 + 1), "each call saw the new immediate");
+    }
+
+    [Test]
+    public void DmaIntoCodeDropsTheDecodedBlock()
+    {
+        var m = new FlatMachine();
+        m.Load(a => { a.mov(eax, 1); a.hlt(); });
+        m.Run();
+        Assert.That(m.Cpu.GetRegister(Register32.Eax), Is.EqualTo(1u));
+        var code = new byte[] { 0xB8, 0x02, 0, 0, 0, 0xF4 };          // mov eax, 2; hlt
+        Assert.That(m.Bus.DmaWrite(FlatMachine.CodeBase, code), Is.True);
+        m.Run();
+        Assert.That(m.Cpu.GetRegister(Register32.Eax), Is.EqualTo(2u));
+    }
+
+    [TestCase(new byte[] { 0x0F, 0x28, 0xC1 }, "movaps xmm0, xmm1 (SSE)")]
+    [TestCase(new byte[] { 0x0F, 0x01, 0xF9 }, "rdtscp")]
+    [TestCase(new byte[] { 0xF3, 0x0F, 0xB8, 0xC1 }, "popcnt")]
+    [TestCase(new byte[] { 0x0F, 0xAE, 0x00 }, "fxsave (no FXSR)")]
+    [TestCase(new byte[] { 0x0F, 0x6F, 0xC1 }, "movq mm0, mm1 (MMX)")]
+    [TestCase(new byte[] { 0x0F, 0x0B }, "ud2")]
+    [TestCase(new byte[] { 0xC5, 0xF8, 0x77 }, "vzeroupper (VEX: LDS with a register operand on a 386)")]
+    [TestCase(new byte[] { 0xDB, 0x08 }, "fisttp (SSE3)")]
+    [TestCase(new byte[] { 0x0F, 0xAA }, "rsm outside SMM")]
+    public void UnimplementedInstructionsRaiseUd(byte[] bytes, string what)
+    {
+        var m = new FlatMachine();
+        m.Load(a => { a.mov(__dword_ptr[D], 6); a.hlt(); }, 0x3000);
+        m.SetGate(6, 0x3000);
+        m.Bus.Load(FlatMachine.CodeBase, bytes.Concat(new byte[] { 0xF4 }).ToArray());
+        m.Run();
+        Assert.That(m.Read32(D), Is.EqualTo(6u), what);
+        Assert.That(m.Cpu.Eip, Is.EqualTo(0x3000u + 11), "the #UD handler ran");
+    }
+
+    [Test]
+    public void TripleFaultShutsTheProcessorDown()
+    {
+        var m = new FlatMachine();
+        m.Cpu.SetIdtr(0, 0);                  // every vector is beyond the IDT limit
+        m.Load(a => { a.int3(); a.hlt(); });
+        m.Cpu.Eip = FlatMachine.CodeBase;
+        Assert.That(m.Cpu.Run(100), Is.EqualTo(CpuExit.Shutdown));
+        Assert.That(m.Cpu.IsShutdown, Is.True);
+        m.Cpu.Reset();
+        Assert.That(m.Cpu.IsShutdown, Is.False);
+        Assert.That(m.Cpu.Eip, Is.EqualTo(0xFFF0u));
+        Assert.That(m.Cpu.GetSegmentBase(SegmentRegister.CS), Is.EqualTo(0xFFFF_0000u));
+    }
+
+    [Test]
+    public void TrapFlagRaisesDebugAfterEachInstruction()
+    {
+        var m = new FlatMachine();
+        m.Load(a => { a.inc(__dword_ptr[D + 0x20]); a.iretd(); }, 0x3000);
+        m.SetGate(1, 0x3000);
+        m.Load(a =>
+        {
+            a.pushfd();
+            a.or(__dword_ptr[esp], 0x100);
+            a.popfd();                        // TF from here on: the next instruction traps
+            a.nop();
+            a.nop();
+            a.pushfd();
+            a.and(__dword_ptr[esp], ~0x100);
+            a.popfd();                        // traps one last time (TF was set when it began)
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read32(D + 0x20), Is.EqualTo(5u), "nop, nop, pushfd, and, popfd");
+    }
+
+    [Test]
+    public void A20MaskWrapsAddressesAboveOneMegabyte()
+    {
+        var bus = new MemoryBus(2u << 20);
+        var cpu = new X86Cpu(bus, new IoPortBus(), new InterruptPin());
+        bus.Write8(0x0_0010, 0xAA);
+        bus.Write8(0x10_0010, 0xBB);
+        // Real mode at 0000:7C00: mov ax, 0xFFFF; mov ds, ax; mov al, [0x20]; hlt  (FFFF:0020 = 0x100010)
+        bus.Load(0x7C00, new byte[] { 0xB8, 0xFF, 0xFF, 0x8E, 0xD8, 0xA0, 0x20, 0x00, 0xF4 });
+        foreach (var (a20, expected) in new[] { (true, 0xBBu), (false, 0xAAu) })
+        {
+            bus.A20Enabled = a20;
+            cpu.Reset();
+            cpu.SetSegment(SegmentRegister.CS, 0, 0, 0xFFFF, 0x9B);
+            cpu.Eip = 0x7C00;
+            Assert.That(cpu.Run(10), Is.EqualTo(CpuExit.Halted));
+            Assert.That(cpu.GetRegister(Register32.Eax) & 0xFF, Is.EqualTo(expected), $"A20 {(a20 ? "on" : "off")}");
+        }
+    }
+
+    [Test]
+    public void CpuidReportsAFamily6PartWithExactlyTheImplementedFeatures()
+    {
+        var m = new FlatMachine();
+        m.Load(a =>
+        {
+            a.xor(eax, eax); a.cpuid();
+            a.mov(__dword_ptr[D], ebx); a.mov(__dword_ptr[D + 4], edx); a.mov(__dword_ptr[D + 8], ecx);
+            a.mov(eax, 1); a.cpuid();
+            a.mov(__dword_ptr[D + 12], eax); a.mov(__dword_ptr[D + 16], edx); a.mov(__dword_ptr[D + 20], ecx);
+            a.hlt();
+        });
+        m.Run();
+        var vendor = new byte[12];
+        for (int k = 0; k < 12; k++) vendor[k] = m.Bus.Read8(D + (uint)k);
+        Assert.That(System.Text.Encoding.ASCII.GetString(vendor), Is.EqualTo("GenuineIntel"));
+        Assert.That((m.Read32(D + 12) >> 8) & 0xF, Is.EqualTo(6u), "family 6");
+        // fpu(0) pse(3) tsc(4) msr(5) cx8(8) sep(11) pge(13) cmov(15), nothing else
+        Assert.That(m.Read32(D + 16), Is.EqualTo(1u | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 8 | 1 << 11 | 1 << 13 | 1 << 15));
+        Assert.That(m.Read32(D + 20), Is.Zero);
+    }
+
+    [Test]
+    public void RdtscReadsTheMachinesClockAndWrmsrAdjustsIt()
+    {
+        var m = new FlatMachine();
+        ulong clock = 0x1_2345_6789;
+        m.Cpu.TimeStampCounter = () => clock;
+        m.Load(a =>
+        {
+            a.rdtsc(); a.mov(__dword_ptr[D], eax); a.mov(__dword_ptr[D + 4], edx);
+            a.mov(ecx, 0x10); a.xor(eax, eax); a.xor(edx, edx); a.wrmsr();     // TSC := 0
+            a.rdtsc(); a.mov(__dword_ptr[D + 8], eax);
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read64(D), Is.EqualTo(0x1_2345_6789UL));
+        Assert.That(m.Read32(D + 8), Is.Zero);
+    }
+}
