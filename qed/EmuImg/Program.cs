@@ -1,3 +1,2 @@
-// emu-img: qemu-img's command conventions over the QED engine (work in progress).
-Console.Error.WriteLine("emu-img: no commands are implemented yet");
-return 1;
+// emu-img: qemu-img's commands and flags over the QED engine (see qed/README.md).
+return await EmuImg.EmuImgCli.RunAsync(args, Console.Out, Console.Error);

@@ -47,6 +47,7 @@ public class ImageException : Exception
 public class ImageFormatException : ImageException
 {
     public ImageFormatException(string message) : base(message) { }
+    public ImageFormatException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>A host I/O operation failed, or a request lies outside the disk.</summary>
