@@ -29,6 +29,7 @@ internal static class TestCpuCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
+                // Unreadable, malformed or corrupt (.gz) vector files: one line and exit status 2.
                 Console.Error.WriteLine($"emu test-cpu: {e.Message}");
                 return 2;
             }

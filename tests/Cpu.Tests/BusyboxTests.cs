@@ -73,7 +73,15 @@ public class BusyboxTests
         };
         psi.Environment.Clear();
         foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
+        Process p;
+        try { p = Process.Start(psi)!; }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Assert.Fail($"this host cannot run the i386 busybox natively for the reference output ({e.Message}); " +
+                        "an x86 Linux host with 32-bit program support is required");
+            throw;
+        }
+        using var proc = p;
         var outTask = Task.Run(() => { var ms = new MemoryStream(); p.StandardOutput.BaseStream.CopyTo(ms); return ms.ToArray(); });
         var errTask = p.StandardError.ReadToEndAsync();
         p.StandardInput.BaseStream.Write(stdin);

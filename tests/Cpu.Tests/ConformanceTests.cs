@@ -16,7 +16,7 @@ public class ConformanceTests
     public void Real286CapturesPassAtLeast99Point5Percent()
     {
         var report = new SingleStepRunner().RunDirectory(Data("sst286"));
-        report.Print(TestContext.Out);
+        report.Print(TestContext.Out, summaryPrefix: "SingleStepTests: ");
         Assert.Multiple(() =>
         {
             Assert.That(report.Files, Has.Count.EqualTo(325), "every vector file of the copied data ran");
@@ -30,7 +30,7 @@ public class ConformanceTests
     public void Real386SamplePasses()
     {
         var report = new SingleStepRunner().RunDirectory(Data("sst386-sample"));
-        report.Print(TestContext.Out);
+        report.Print(TestContext.Out, summaryPrefix: "SingleStepTests: ");
         Assert.That(report.Passed, Is.EqualTo(500));
         Assert.That(report.Failed, Is.Zero);
     }

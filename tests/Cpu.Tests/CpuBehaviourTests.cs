@@ -121,6 +121,26 @@ public class CpuBehaviourTests
         Assert.That(dev.Values, Is.EqualTo(new[] { 1u }));
     }
 
+    private sealed class StoppingMmio : IMmioDevice
+    {
+        public X86Cpu? Cpu;
+        public uint Read(uint offset, int size) => 0;
+        public void Write(uint offset, int size, uint value) => Cpu!.RequestStop();
+    }
+
+    [Test]
+    public void RequestStopFromAnMmioWriteEndsTheSliceAfterThatInstruction()
+    {
+        var m = new FlatMachine();
+        var dev = new StoppingMmio { Cpu = m.Cpu };
+        m.Bus.MapMmio(0x30_0000, 0x1000, dev, "stopper");
+        m.Load(a => { a.inc(eax); a.mov(__dword_ptr[0x30_0000], eax); a.inc(eax); a.inc(eax); a.hlt(); });
+        m.Cpu.Eip = FlatMachine.CodeBase;
+        Assert.That(m.Cpu.Run(100), Is.EqualTo(CpuExit.Stopped));
+        Assert.That(m.Cpu.InstructionCount, Is.EqualTo(2));
+        Assert.That(m.Cpu.GetRegister(Register32.Eax), Is.EqualTo(1u));
+    }
+
     [Test]
     public void CodeWrittenByTheCpuIsExecutedAsWritten()
     {
@@ -192,6 +212,74 @@ public class CpuBehaviourTests
         Assert.That(m.Cpu.IsShutdown, Is.False);
         Assert.That(m.Cpu.Eip, Is.EqualTo(0xFFF0u));
         Assert.That(m.Cpu.GetSegmentBase(SegmentRegister.CS), Is.EqualTo(0xFFFF_0000u));
+    }
+
+    [Test]
+    public void EndlessFaultsOnFetchStillEndTheSlice()
+    {
+        // Every exception handler sits on an unmapped page: each delivery faults on the next fetch, forever,
+        // as it would on hardware; the slice must still come back to the loop.
+        var m = new FlatMachine();
+        const uint pd = 0x30_0000, pt = 0x30_1000;
+        m.Write32(pd, pt | 3);
+        for (uint p = 0; p < 1024; p++) m.Write32(pt + p * 4, p != 0x3F0 ? (p << 12) | 3 : 0);   // 4 MiB but one page
+        for (int v = 0; v < 32; v++) m.SetGate(v, 0x100_0000 + (uint)v * 16);                        // beyond: unmapped
+        m.Cpu.Cr3 = pd;
+        m.Cpu.Cr0 |= 0x8000_0000;
+        m.Load(a => { a.mov(eax, __dword_ptr[0x3F_0000]); a.hlt(); });   // #PF to begin with
+        m.Cpu.SetRegister(Register32.Esp, 0x3E_F000);   // room for the frames of 10,000 deliveries
+        m.Cpu.Eip = FlatMachine.CodeBase;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.That(m.Cpu.Run(10_000), Is.EqualTo(CpuExit.BudgetExhausted));
+        Assert.That(m.Cpu.InstructionCount, Is.Zero, "nothing retired");
+        Assert.That(sw.Elapsed.TotalSeconds, Is.LessThan(5));
+    }
+
+    [Test]
+    public void TheTlbKeepsGlobalTranslationsAcrossCr3Writes()
+    {
+        // The SDM lets global (G) translations survive a CR3 load when CR4.PGE is set; this TLB keeps them, which
+        // is what makes Linux's context switches cheap. A non-global translation is dropped.
+        var m = new FlatMachine();
+        const uint pd = 0x30_0000, pt = 0x30_1000;
+        m.Write32(pd, pt | 3);
+        for (uint p = 0; p < 1024; p++) m.Write32(pt + p * 4, (p << 12) | 3);
+        m.Write32(pt + 0x250 * 4, 0x25_0000 | 0x103);                      // global
+        m.Write32(0x25_0000, 1); m.Write32(0x26_0000, 2); m.Write32(0x27_0000, 3); m.Write32(0x28_0000, 4);
+        m.Cpu.Cr3 = pd;
+        m.Cpu.Cr4 = 0x80;
+        m.Cpu.Cr0 |= 0x8000_0000;
+        m.Load(a =>
+        {
+            a.mov(eax, __dword_ptr[0x25_0000]);                            // cache both translations
+            a.mov(eax, __dword_ptr[0x27_0000]);
+            a.mov(__dword_ptr[pt + 0x250 * 4], 0x26_0000 | 0x103);        // remap both, no INVLPG
+            a.mov(__dword_ptr[pt + 0x270 * 4], 0x28_0000 | 0x3);
+            a.mov(eax, cr3); a.mov(cr3, eax);
+            a.mov(eax, __dword_ptr[0x25_0000]); a.mov(__dword_ptr[D], eax);
+            a.mov(eax, __dword_ptr[0x27_0000]); a.mov(__dword_ptr[D + 4], eax);
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read32(D), Is.EqualTo(1u), "the global translation survived the CR3 write");
+        Assert.That(m.Read32(D + 4), Is.EqualTo(4u), "the non-global one was dropped");
+    }
+
+    [Test]
+    public void LoopsAreDecodedOnce()
+    {
+        var m = new FlatMachine();
+        m.Load(a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ecx, 100_000);
+            a.Label(ref top);
+            a.add(eax, ecx); a.xor(ebx, eax); a.dec(ecx); a.jnz(top);
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Cpu.InstructionCount, Is.EqualTo(1 + 4 * 100_000 + 1));
+        Assert.That(m.Cpu.BlocksDecoded, Is.LessThanOrEqualTo(3), "the loop body was decoded once");
     }
 
     [Test]

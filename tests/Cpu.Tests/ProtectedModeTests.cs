@@ -25,6 +25,9 @@ public class ProtectedModeTests
         ["mf.sw"] = "QEMU pops the stack on an unmasked x87 exception; the SDM (Vol. 1, 8.5.1) leaves TOP unchanged",
         ["ac.vec"] = "QEMU's TCG does not implement alignment checking (#AC)",
         ["ac.err"] = "QEMU's TCG does not implement alignment checking (#AC)",
+        ["ldt.limit.vec"] = "QEMU's TCG does not check data segment limits",
+        ["ss.vec"] = "QEMU's TCG does not check stack segment limits",
+        ["ss.err"] = "QEMU's TCG does not check stack segment limits",
     };
 
     private static void Expect(Dictionary<string, uint> got, Dictionary<string, uint> expected)
@@ -58,7 +61,22 @@ public class ProtectedModeTests
     [TestCase("paging")]
     [TestCase("rings")]
     [TestCase("double_fault")]
+    [TestCase("pm16")]
     public void OutputMatchesQemu(string program) => MatchesQemu(program);
+
+    [Test]
+    public void LdtSegmentsAnd16BitProtectedModeWork()
+    {
+        var r = RomPrograms.RunOnEmulator("pm16");
+        Expect(r, new()
+        {
+            ["ldtr"] = 0x80, ["ldt.write"] = 0x55AA, ["ldt.limit.vec"] = 13,
+            ["ldt.sel.vec"] = 13, ["ldt.sel.err"] = 0x1C,          // selector beyond the LDT limit
+            // INT through a 16-bit gate: a three-word frame (FLAGS, CS, IP), IF cleared, 16-bit IRET.
+            ["int16.ax"] = 0x1234 + 0x1111, ["int16.sp.entry"] = 0x6000 - 6, ["int16.sp.after"] = 0x6000,
+            ["int16.cs"] = 0x70, ["int16.ip"] = 0, ["int16.if"] = 0, ["cs.back"] = 0x08,
+        });
+    }
 
     [Test]
     public void SegmentChecksAndInstructionExceptionsFollowTheSdm()
@@ -83,7 +101,8 @@ public class ProtectedModeTests
             ["mf.sw"] = 0x8000 | 6 << 11 | 0x80 | 0x04, ["mf.vec"] = 16,
             ["npgate.vec"] = 11, ["npgate.err"] = 0x30 * 8 + 2,
             ["idtlimit.vec"] = 13, ["idtlimit.err"] = 0x40 * 8 + 2,
-            ["faults"] = 18,
+            ["ts.vec"] = 10, ["ts.err"] = 0x60,                 // TSS limit below 0x67
+            ["faults"] = 19,
         });
     }
 
@@ -104,6 +123,8 @@ public class ProtectedModeTests
             ["tlb.old"] = 0xC0C0_0001, ["invlpg.read"] = 0xB0B0_0001, ["cr3.read"] = 0xB0B0_0002,
             ["pde.vec"] = 14, ["pde.err"] = 0, ["pde.cr2"] = 0x80_0000,
             ["nopg.read"] = 0, ["nopg.phys"] = 0xCAFE_0001,
+            // Changing CR4.PGE and INVLPG both drop global translations (SDM Vol. 3, 4.10.4.1).
+            ["pge.toggle"] = 0xB0B0_0003, ["pge.invlpg"] = 0xB0B0_0004,
         });
     }
 
@@ -126,6 +147,7 @@ public class ProtectedModeTests
             ["gate.vec"] = 13, ["gate.err"] = 0x81 * 8 + 2,     // DPL-0 gate from ring 3
             ["cli.vec"] = 13,
             ["ac.ok"] = 1, ["ac.vec"] = 17, ["ac.err"] = 0,
+            ["ss.vec"] = 12, ["ss.err"] = 0,                    // push beyond the stack segment limit
         });
     }
 

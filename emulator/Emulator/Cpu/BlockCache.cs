@@ -18,7 +18,10 @@ public sealed unsafe partial class X86Cpu
 
     private Block?[] blockHash = null!;
     private Dictionary<uint, Block> pageBlocks = null!;
-    internal Block? currentBlock;
+    /// <summary>Physical page of the block being executed (NoPage between blocks): a write that drops the
+    /// blocks of this page ends the running block after the current instruction.</summary>
+    internal uint currentPage = NoPage;
+    internal const uint NoPage = 0xFFFF_FFFF;
     private Block transient = null!;
     private Insn[] scratch = null!;
     private CodeBuffer codeReader = null!;
@@ -44,6 +47,15 @@ public sealed unsafe partial class X86Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int HashOf(uint phys, uint mode) => (int)(((phys ^ (mode << 31)) * 0x9E37_79B1u) >> (32 - HashBits));
 
+    // Block chaining: the block just run and the page it was fetched from. A block that follows it in the
+    // same linear page is reached through the links of its predecessor, without translating EIP or hashing:
+    // the translation cannot have changed while nothing flushed the TLB or changed the CPL (fetchEpoch).
+    private Block? lastBlock;
+    private uint lastLinPage, lastPhysPage;
+    private ulong lastEpoch;
+    /// <summary>Advanced whenever code translations may change: TLB flushes, INVLPG, CPL changes.</summary>
+    internal ulong fetchEpoch;
+
     /// <summary>The block at CS:EIP, or null after delivering the fault its fetch raised.</summary>
     private Block? FetchBlock()
     {
@@ -55,21 +67,51 @@ public sealed unsafe partial class X86Cpu
             return null;
         }
         uint lin = cs.Base + eip;
+        uint mode = codeMode;
+        Block? prev = lastBlock;
+        bool samePage = prev != null && fetchEpoch == lastEpoch && (lin & 0xFFFF_F000) == lastLinPage;
+        if (samePage)
+        {
+            uint phys = lastPhysPage | (lin & 0xFFF);
+            Block? c = prev!.Link0;
+            if (c == null || c.Phys != phys) c = prev.Link1;
+            if (c != null && c.Phys == phys && c.Valid && c.Mode == mode && (ulong)eip + c.ByteLength - 1 <= cs.Limit)
+            {
+                if (!ReferenceEquals(c, prev)) lastBlock = c;      // a loop onto itself needs no store
+                return c;
+            }
+        }
+        Block? b = Lookup(lin, mode, cs.Limit);
+        if (b == null || b.Transient) { lastBlock = null; return b; }
+        if (samePage)
+        {
+            // Keep the two most recent successors (a conditional branch has two).
+            if (prev!.Link0 != null && prev.Link0 != b) prev.Link1 = prev.Link0;
+            prev.Link0 = b;
+        }
+        lastBlock = b;
+        lastLinPage = lin & 0xFFFF_F000;
+        lastPhysPage = b.Phys & 0xFFFF_F000;
+        lastEpoch = fetchEpoch;
+        return b;
+    }
+
+    private Block? Lookup(uint lin, uint mode, uint limit)
+    {
         if (!TranslateFetch(lin, out uint phys))
         {
             DeliverPendingFault();
             return null;
         }
-        uint mode = codeMode;
         for (Block? b = blockHash[HashOf(phys, mode)]; b != null; b = b.HashNext)
         {
             if (b.Phys == phys && b.Mode == mode)
             {
-                if ((ulong)eip + b.ByteLength - 1 <= cs.Limit) return b;
+                if ((ulong)eip + b.ByteLength - 1 <= limit) return b;
                 break;
             }
         }
-        return Decode(lin, phys, mode, cs.Limit);
+        return Decode(lin, phys, mode, limit);
     }
 
     private Block? Decode(uint lin, uint phys, uint mode, uint limit)
@@ -112,7 +154,7 @@ public sealed unsafe partial class X86Cpu
                 return null;
             }
             ref Insn o = ref scratch[count];
-            bool ends = Translator.Translate(in ins, ref o, mode != 0, new ReadOnlySpan<byte>(src + off + at, ins.Length));
+            bool ends = Translator.Translate(in ins, ref o, new ReadOnlySpan<byte>(src + off + at, ins.Length));
             count++;
             bytes += (uint)ins.Length;
             if (ends) break;
@@ -153,7 +195,7 @@ public sealed unsafe partial class X86Cpu
                 DeliverPendingFault();
                 return null;
             }
-            Translator.Translate(in ins, ref transient.Ops[0], mode != 0, new ReadOnlySpan<byte>(p, ins.Length));
+            Translator.Translate(in ins, ref transient.Ops[0], new ReadOnlySpan<byte>(p, ins.Length));
             transient.Count = 1;
             transient.Phys = phys;
             transient.Mode = mode;
@@ -196,11 +238,11 @@ public sealed unsafe partial class X86Cpu
     {
         mem.CodePages[page] = 0;
         if (!pageBlocks.Remove(page, out Block? head)) return;
+        if (page == currentPage) blockInvalid = true;
         for (Block? b = head; b != null; b = b.PageNext)
         {
             b.Valid = false;
             Unhash(b);
-            if (ReferenceEquals(b, currentBlock)) blockInvalid = true;
         }
     }
 

@@ -54,4 +54,6 @@ internal sealed class Block
     public bool Transient;
     public Block? HashNext;
     public Block? PageNext;
+    /// <summary>Recent successors in the same page (chaining; see X86Cpu.FetchBlock).</summary>
+    public Block? Link0, Link1;
 }

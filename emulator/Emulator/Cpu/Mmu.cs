@@ -54,6 +54,7 @@ public sealed unsafe partial class X86Cpu
 
     internal void SetCpl(int level)
     {
+        if (level != cpl) fetchEpoch++;
         cpl = level;
         UpdateTlbPointers();
     }
@@ -75,6 +76,7 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Drops TLB entries: all of them, or those not marked global (a CR3 load with CR4.PGE).</summary>
     internal void FlushTlb(bool all)
     {
+        fetchEpoch++;
         if (tlbStore == null) return;
         bool keepGlobal = !all && (cr4 & CR4_PGE) != 0;
         for (int k = 0; k < tlbStore.Length; k++)
@@ -85,6 +87,7 @@ public sealed unsafe partial class X86Cpu
     /// <summary>INVLPG: drops the translation of one page (all pieces of a 4 MiB page).</summary>
     internal void InvalidatePage(uint lin)
     {
+        fetchEpoch++;
         if (tlbHasLarge)
         {
             uint region = lin & 0xFFC0_0000;

@@ -13,7 +13,7 @@ using unsafe H = delegate*<X86Cpu, ref Insn, int>;
 /// </summary>
 internal static unsafe class Translator
 {
-    public static bool Translate(in Instruction ins, ref Insn o, bool code32, ReadOnlySpan<byte> bytes)
+    public static bool Translate(in Instruction ins, ref Insn o, ReadOnlySpan<byte> bytes)
     {
         o = default;
         o.Len = (byte)ins.Length;

@@ -90,7 +90,11 @@ public sealed unsafe partial class X86Cpu : ICpu
     /// to IRQ 13 (SDM Vol. 1, D.2.1). Argument true asserts, false deasserts (FNINIT/FNCLEX).</summary>
     public Action<bool>? FpuErrorLine { get; set; }
 
-    public void RequestStop() => stopRequested = true;
+    public void RequestStop()
+    {
+        stopRequested = true;
+        blockInvalid = true;            // leave the block after the current instruction
+    }
 
     public void Reset()
     {
@@ -194,8 +198,13 @@ public sealed unsafe partial class X86Cpu : ICpu
         stopRequested = false;
         if (maxInstructions <= 0) return CpuExit.BudgetExhausted;
         long end = icount + maxInstructions;
+        long lastCount = -1;
         while (true)
         {
+            // An iteration that retired nothing (an exception or interrupt was delivered, e.g. a fetch fault
+            // whose handler faults again) still uses one unit of the budget: the slice always ends.
+            if (icount == lastCount) end--;
+            lastCount = icount;
             if (shutdown) return CpuExit.Shutdown;
             if (inhibitInterrupts)
             {
@@ -226,7 +235,7 @@ public sealed unsafe partial class X86Cpu : ICpu
         if (b == null) return;                      // the fetch faulted; the exception has been delivered
         int n = b.Count < limit ? b.Count : limit;
         ref Insn i0 = ref MemoryMarshal.GetArrayDataReference(b.Ops);
-        currentBlock = b;
+        currentPage = b.Transient ? NoPage : b.Phys >> 12;
         blockInvalid = false;
         int k = 0;
         while (k < n)
@@ -242,7 +251,7 @@ public sealed unsafe partial class X86Cpu : ICpu
                     if (!taskSwitchCommitted) eip = start;
                     taskSwitchCommitted = false;
                     icount += k;
-                    currentBlock = null;
+                    currentPage = NoPage;
                     DeliverPendingFault();
                     return;
                 }
@@ -253,7 +262,7 @@ public sealed unsafe partial class X86Cpu : ICpu
             if (blockInvalid) break;
         }
         icount += k;
-        currentBlock = null;
+        currentPage = NoPage;
     }
 
     /// <summary>One instruction with EFLAGS.TF set: a single-step #DB follows it (SDM Vol. 3, 17.3.1.4).</summary>

@@ -114,6 +114,25 @@ test_main:
     mov cr3, eax
     REPORT "cr3.read", [0x230000]
 
+    ; global pages: toggling CR4.PGE drops global translations, INVLPG drops them too
+    mov eax, cr4
+    or eax, 0x80                                ; PGE
+    mov cr4, eax
+    mov dword [0x260000], 0xB0B00003           ; identity-mapped, so physical 0x260000
+    mov dword [0x270000], 0xB0B00004
+    mov dword [PTE + (0x250000 >> 12) * 4], 0x250000 | 0x107   ; global
+    mov eax, [0x250000]
+    mov dword [PTE + (0x250000 >> 12) * 4], 0x260000 | 0x107
+    mov eax, cr4
+    and eax, ~0x80
+    mov cr4, eax
+    or eax, 0x80
+    mov cr4, eax
+    REPORT "pge.toggle", [0x250000]
+    mov dword [PTE + (0x250000 >> 12) * 4], 0x270000 | 0x107
+    invlpg [0x250000]
+    REPORT "pge.invlpg", [0x250000]
+
     ; a not-present page directory entry
     EXPECT_FAULT .n1
     mov eax, [0x800000]

@@ -210,6 +210,13 @@ test_main:
     REPORT "idtlimit.vec", [last_vec]
     REPORT "idtlimit.err", [last_err]
     lidt [idtr_image]
+
+    ; -- a task switch to a TSS whose limit is too small: #TS with its selector
+    EXPECT_FAULT .t1
+    jmp SEL_BADTSS:0
+.t1:
+    REPORT "ts.vec", [last_vec]
+    REPORT "ts.err", [last_err]
     REPORT "faults", [fault_count]
     ret
 

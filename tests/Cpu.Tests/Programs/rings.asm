@@ -38,6 +38,8 @@ u_ac_err    equ var + 0x5C
 u_ac_ok     equ var + 0x60
 u_ret_cs    equ var + 0x64
 u_cpl       equ var + 0x68
+u_ss_vec    equ var + 0x6C
+u_ss_err    equ var + 0x70
 
 gate_target:                    ; call gate target (ring 0): one dword parameter
     mov eax, [esp + 8]
@@ -155,6 +157,8 @@ back_to_kernel:
     REPORT "ac.err", [u_ac_err]
     REPORT "ac.ok", [u_ac_ok]
     REPORT "user.cpl", [u_cpl]
+    REPORT "ss.vec", [u_ss_vec]
+    REPORT "ss.err", [u_ss_err]
     mov eax, cr0
     and eax, 0x7FFBFFFF
     mov cr0, eax
@@ -235,6 +239,21 @@ user_code:                      ; ring 3
     pushfd
     and dword [esp], ~0x40000
     popfd
+
+    ; a push beyond the limit of a small stack segment: #SS(0), delivered on the ring-0 stack of the TSS
+    EXPECT_FAULT .u7
+    mov ax, SEL_SMALL3
+    mov ss, ax
+    mov esp, 0x1002
+    push eax
+.u7:
+    mov ax, SEL_DATA3
+    mov ss, ax
+    mov esp, USTACK - 0x100
+    mov eax, [last_vec]
+    mov [u_ss_vec], eax
+    mov eax, [last_err]
+    mov [u_ss_err], eax
 
     mov eax, 0xDEAD
     int 0x80

@@ -204,6 +204,38 @@ public class X87Tests
     }
 
     [Test]
+    public void TranscendentalFunctionsGiveKnownValues()
+    {
+        var m = Run(a =>
+        {
+            a.mov(__dword_ptr[D], 8); a.fild(__dword_ptr[D]); a.fld1(); a.fxch(st0, st1); a.fyl2x();   // 1 * log2 8 = 3
+            a.fld1(); a.f2xm1();                                                                   // 2^1 - 1 = 1
+            a.fldz(); a.fptan();                                                                   // tan 0 = 0, then 1.0 pushed
+            a.fld1(); a.fld1(); a.fpatan();                                                        // atan(1/1) = pi/4
+            a.fldz(); a.fcos();                                                                    // cos 0 = 1
+        });
+        AssertSt(m, 0, 0x3FFF, 0x8000_0000_0000_0000);       // cos 0
+        Assert.That(SoftFloat.ToDoubleApprox(m.Cpu.X87.ST(1)), Is.EqualTo(Math.PI / 4).Within(1e-15));
+        AssertSt(m, 2, 0x3FFF, 0x8000_0000_0000_0000);       // FPTAN's 1.0
+        AssertSt(m, 3, 0x0000, 0);                           // tan 0 = +0
+        AssertSt(m, 4, 0x3FFF, 0x8000_0000_0000_0000);       // 2^1 - 1
+        AssertSt(m, 5, 0x4000, 0xC000_0000_0000_0000);       // 3
+    }
+
+    [Test]
+    public void TrigonometryOutsideTwoToThe63SetsC2AndLeavesTheOperand()
+    {
+        var m = Run(a =>
+        {
+            a.mov(__dword_ptr[D], 0x5F80_0000);              // 2^64 as a float
+            a.fld(__dword_ptr[D]);
+            a.fsin();
+        });
+        Assert.That(m.Cpu.X87.StatusWord & 0x0400, Is.EqualTo(0x0400), "C2: operand out of range");
+        AssertSt(m, 0, 0x403F, 0x8000_0000_0000_0000);
+    }
+
+    [Test]
     public void StackOverflowPushesTheIndefiniteAndSetsC1()
     {
         var m = Run(a => { for (int k = 0; k < 9; k++) a.fld1(); });

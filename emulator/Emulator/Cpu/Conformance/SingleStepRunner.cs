@@ -26,8 +26,9 @@ public sealed class ConformanceReport
     public int Excluded => Files.Sum(f => f.Excluded);
     public double PassRate => Passed + Failed == 0 ? 0 : (double)Passed / (Passed + Failed);
 
-    /// <summary>The per-opcode table, the exclusions with their reasons, and the closing "N passed, M failed" line.</summary>
-    public void Print(TextWriter w, int failureSamples = 3)
+    /// <summary>The per-opcode table, the exclusions with their reasons, and the closing "N passed, M failed"
+    /// line (with <paramref name="summaryPrefix"/> before it, e.g. inside a test log).</summary>
+    public void Print(TextWriter w, int failureSamples = 3, string summaryPrefix = "")
     {
         w.WriteLine($"{"file",-10} {"mnemonic",-10} {"passed",7} {"failed",7} {"excluded",9}");
         foreach (var f in Files)
@@ -44,7 +45,7 @@ public sealed class ConformanceReport
             foreach (var (r, n) in reasons.OrderByDescending(p => p.Value)) w.WriteLine($"  {n,6}  {r}");
         }
         w.WriteLine($"pass rate {PassRate:P3} of {Passed + Failed} compared tests ({Excluded} excluded)");
-        w.WriteLine($"{Passed} passed, {Failed} failed");
+        w.WriteLine($"{summaryPrefix}{Passed} passed, {Failed} failed");
     }
 }
 

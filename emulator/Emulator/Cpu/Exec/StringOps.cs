@@ -50,7 +50,7 @@ internal static class StringOps
             A.Set(c, X86Cpu.EDI, A.Get(c, X86Cpu.EDI) + step);
             return X86Cpu.Next;
         }
-        if (FastStrings.TryMovs<W, A>(c, ref i, step)) return X86Cpu.Next;
+        if (FastStrings.TryMovs<W, A>(c, ref i)) return X86Cpu.Next;
         for (int n = 0; A.Get(c, X86Cpu.ECX) != 0; n++)
         {
             if (n == X86Cpu.RepChunk) return Yield(c, ref i);
@@ -73,7 +73,7 @@ internal static class StringOps
             A.Set(c, X86Cpu.EDI, A.Get(c, X86Cpu.EDI) + step);
             return X86Cpu.Next;
         }
-        if (FastStrings.TryStos<W, A>(c, ref i, step, v)) return X86Cpu.Next;
+        if (FastStrings.TryStos<W, A>(c, v)) return X86Cpu.Next;
         for (int n = 0; A.Get(c, X86Cpu.ECX) != 0; n++)
         {
             if (n == X86Cpu.RepChunk) return Yield(c, ref i);
@@ -191,14 +191,13 @@ internal static class StringOps
     }
 }
 
-/// <summary>Bulk paths for REP MOVS/STOS going forward within RAM pages: whole runs inside one page of the
-/// source and destination are copied at once. They give up (and the per-element loop runs) at anything
-/// unusual: DF set, a segment limit near, a TLB miss, overlapping source and destination.</summary>
-internal static unsafe class FastStrings
+/// <summary>Selects the bulk paths of <see cref="X86Cpu.BulkRepMovs"/> and <see cref="X86Cpu.BulkRepStos"/>:
+/// 32-bit addressing going forward (DF = 0).</summary>
+internal static class FastStrings
 {
-    public static bool TryMovs<W, A>(X86Cpu c, ref Insn i, uint step) where W : IWidth where A : IAddr
-        => false;
+    public static bool TryMovs<W, A>(X86Cpu c, ref Insn i) where W : IWidth where A : IAddr
+        => typeof(A) == typeof(A32) && (c.flagsRest & X86Cpu.FlagDF) == 0 && c.BulkRepMovs(i.Seg, W.Bits / 8);
 
-    public static bool TryStos<W, A>(X86Cpu c, ref Insn i, uint step, uint v) where W : IWidth where A : IAddr
-        => false;
+    public static bool TryStos<W, A>(X86Cpu c, uint v) where W : IWidth where A : IAddr
+        => typeof(A) == typeof(A32) && (c.flagsRest & X86Cpu.FlagDF) == 0 && c.BulkRepStos(v, W.Bits / 8);
 }
