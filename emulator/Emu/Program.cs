@@ -1,13 +1,22 @@
-// emu: the PC with qemu-system-i386's flags (the machine's options are added to the root command), and
-// tool subcommands such as test-cpu.
+// emu: the PC with qemu-system-i386's flags, and tool subcommands such as test-cpu.
 using System.CommandLine;
 using Emu;
+using Emulator.Cpu;
+using Emulator.Machine;
+using Qed;
 
-var root = new RootCommand("emu: a small PC emulator (qemu-system-i386 style)");
-root.Subcommands.Add(TestCpuCommand.Create());
-root.SetAction(_ =>
+// Subcommands use System.CommandLine; everything else is a machine command line in QEMU's own syntax
+// (single-dash options with comma-separated values), which its parser in Emulator.Machine handles.
+if (args.Length > 0 && args[0] is "test-cpu")
 {
-    Console.Error.WriteLine("emu: the machine is not assembled yet");
-    return 1;
-});
-return root.Parse(args).Invoke();
+    var root = new RootCommand("emu: a small PC emulator (qemu-system-i386 style)");
+    root.Subcommands.Add(TestCpuCommand.Create());
+    return root.Parse(args).Invoke();
+}
+
+return EmuCommand.Run(args,
+    (memory, io, pin) => new X86Cpu(memory, io, pin),
+    drive => ImageOpener.OpenAsync(drive.File,
+            drive.ResolveFormat() == DriveFormat.Qed ? "qed" : "raw",
+            new QedOpenOptions { ReadOnly = drive.ReadOnly })
+        .GetAwaiter().GetResult());

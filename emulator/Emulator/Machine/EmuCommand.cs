@@ -30,6 +30,8 @@ public static class EmuCommand
             }
             finally
             {
+                // The loop's synchronization context is no longer pumped: close the images without it.
+                SynchronizationContext.SetSynchronizationContext(null);
                 pc.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
         }

@@ -20,8 +20,9 @@ public sealed record MachineOptions
     public int InstructionShift { get; init; }
     /// <summary>The RTC's starting wall clock; null means the host's time (host mode) or 2000-01-01 (deterministic).</summary>
     public DateTimeOffset? RtcBase { get; init; }
-    /// <summary>isa-debug-exit port range, when the device was asked for.</summary>
-    public (ushort Port, int Size)? DebugExit { get; init; }
+    /// <summary>isa-debug-exit port range. This board always has the device (QEMU's default iobase 0x501,
+    /// iosize 2), so a guest and the firmware can end a run; <c>-device isa-debug-exit,iobase=..</c> moves it.</summary>
+    public (ushort Port, int Size)? DebugExit { get; init; } = (0x501, 2);
 
     /// <summary>The wall clock the RTC starts from.</summary>
     public DateTimeOffset RtcStart =>

@@ -433,7 +433,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
     {
         foreach (var d in Disks)
         {
-            try { await d.Backend.DisposeAsync(); }
+            try { await d.Backend.DisposeAsync().ConfigureAwait(false); }
             catch (ImageException e) { Warn($"{d.Name}: {e.Message}"); }
         }
         foreach (var b in backends) b.Dispose();
