@@ -69,6 +69,8 @@ public class AllocationTests
         for (int i = 0; i < 200; i++) Round();
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
         Assert.That((ushort)(d.UsedIdx - before), Is.EqualTo((ushort)(200 * chains)), "every request completed");
-        Assert.That(allocated, Is.EqualTo(0), $"{allocated} bytes allocated for {200 * chains} requests");
+        // Per-request allocation shows as at least one object (24+ bytes) per request; a one-off allocation by the
+        // runtime during the run (tiered JIT, a queue growing once) is not per request and stays below this bound.
+        Assert.That(allocated, Is.LessThan(200 * chains), $"{allocated} bytes allocated for {200 * chains} requests");
     }
 }
