@@ -18,5 +18,10 @@ return EmuCommand.Run(args,
     (memory, io, pin) => new X86Cpu(memory, io, pin),
     drive => ImageOpener.OpenAsync(drive.File,
             drive.ResolveFormat() == DriveFormat.Qed ? "qed" : "raw",
-            new QedOpenOptions { ReadOnly = drive.ReadOnly })
+            new QedOpenOptions
+            {
+                ReadOnly = drive.ReadOnly,
+                TimeProvider = drive.TimeProvider ?? TimeProvider.System,
+                SynchronousIo = drive.SynchronousIo,
+            })
         .GetAwaiter().GetResult());
