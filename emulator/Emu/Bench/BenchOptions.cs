@@ -28,7 +28,7 @@ internal sealed record BenchOptions
     public long? EffectiveArgument => WorkloadArgument ?? Workloads.DefaultArgument(Workload, Short);
 
     /// <summary>The kernel command line: the project's guest in workload mode.</summary>
-    public string Append => "console=ttyS0 root=/dev/vda rw panic=-1 quiet guest.mode=workload guest.workload=" + Workload
+    public string Append => "console=ttyS0 root=/dev/vda rw panic=-1 guest.mode=workload guest.workload=" + Workload
         + (EffectiveArgument is { } a ? $" guest.wlarg={a}" : "");
 
     public string GuestFile(string name)
