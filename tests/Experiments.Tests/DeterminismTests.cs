@@ -29,7 +29,7 @@ public class DeterminismTests
 
         // The request trace: every request with its virtual submit and completion times (host latencies left out).
         static string[] GuestColumns(string file) => File.ReadAllLines(file)
-            .Select(l => l.Split(',')).Select(f => string.Join(',', f[0], f[1], f[2], f[3], f[4], f[5], f[7], f[8])).ToArray();
+            .Select(l => l.Split(',')).Select(f => string.Join(',', f[0], f[1], f[2], f[3], f[4], f[5], f[9], f[10])).ToArray();
         var trace1 = GuestColumns(Path.Combine(det.Dir, "trace-qed64k-writeback-emu-r1.csv"));
         var trace2 = GuestColumns(Path.Combine(det.Dir, "trace-qed64k-writeback-emu-r2.csv"));
         Assert.That(trace1.Length, Is.GreaterThan(50), "a non-trivial trace");

@@ -23,12 +23,12 @@ internal static class Plots
         foreach (var line in File.ReadLines(path).Skip(1))
         {
             var c = line.Split(',');
-            if (c.Length < 9) continue;
+            if (c.Length < 11) continue;
             long submit = long.Parse(c[3], CultureInfo.InvariantCulture);
             if (first < 0) first = submit;
             t.Add((long.Parse(c[4], CultureInfo.InvariantCulture) - first) / 1e9);
-            lat.Add(long.Parse(c[6], CultureInfo.InvariantCulture) / 1000.0);
-            alloc.Add(long.Parse(c[8], CultureInfo.InvariantCulture));
+            lat.Add(long.Parse(c[8], CultureInfo.InvariantCulture) / 1000.0);
+            alloc.Add(long.Parse(c[10], CultureInfo.InvariantCulture));
         }
         return new Trace(lat.ToArray(), t.ToArray(), alloc.ToArray());
     }

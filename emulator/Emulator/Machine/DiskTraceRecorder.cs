@@ -29,6 +29,8 @@ public sealed class DiskTraceRecorder
 
     private readonly List<Entry> entries = new();
     private readonly Func<long>? clustersAllocated;
+    /// <summary>Host clock origin of the CSV's host times (when recording started).</summary>
+    private readonly long hostStart = Stopwatch.GetTimestamp();
 
     /// <summary>Starts recording the requests of <paramref name="disk"/> (replacing any other trace callback).</summary>
     /// <param name="clustersAllocated">Read at each completion (the QED engine's counter), or null.</param>
@@ -65,17 +67,23 @@ public sealed class DiskTraceRecorder
     }
 
     public const string CsvHeader =
-        "op,offset,length,submit_virtual_ns,complete_virtual_ns,virtual_latency_ns,host_latency_ns,ok,clusters_allocated";
+        "op,sector,length,submit_virtual_ns,complete_virtual_ns,virtual_latency_ns,submit_host_ns,complete_host_ns,host_latency_ns,ok,clusters_allocated";
 
-    /// <summary>One line per request, in completion order, after <see cref="CsvHeader"/>.</summary>
+    /// <summary>
+    /// One line per request, in completion order, after <see cref="CsvHeader"/>: the operation, its first
+    /// 512-byte sector and length in bytes, its times on the virtual clock (ns since power-on) and on the host
+    /// clock (ns since recording started), whether it succeeded, and the image's clusters allocated then.
+    /// </summary>
     public void WriteCsv(TextWriter w)
     {
         w.Write(CsvHeader + "\n");
         var inv = CultureInfo.InvariantCulture;
+        double toNs = 1e9 / Stopwatch.Frequency;
         foreach (var e in entries)
         {
             var t = e.Request;
-            w.Write(string.Create(inv, $"{t.Op.ToString().ToLowerInvariant()},{t.Offset},{t.Length},{t.SubmitVirtualNs},{t.CompleteVirtualNs},{e.VirtualLatencyNs},{e.HostLatencyNs},{(t.Succeeded ? 1 : 0)},{e.ClustersAllocated}\n"));
+            long submitHost = (long)((t.SubmitHostTicks - hostStart) * toNs), completeHost = (long)((t.CompleteHostTicks - hostStart) * toNs);
+            w.Write(string.Create(inv, $"{t.Op.ToString().ToLowerInvariant()},{t.Offset / 512},{t.Length},{t.SubmitVirtualNs},{t.CompleteVirtualNs},{e.VirtualLatencyNs},{submitHost},{completeHost},{e.HostLatencyNs},{(t.Succeeded ? 1 : 0)},{e.ClustersAllocated}\n"));
         }
     }
 }
