@@ -7,7 +7,7 @@ namespace Emu;
 /// <summary>
 /// <c>emu bench</c>: runs a guest storage workload over a matrix of disk configurations and cache modes, under
 /// this project's PC and beside it under qemu-system-i386, and writes JSON, CSV and PNG results into one folder
-/// (see guest-images/README.md, "Storage experiments").
+/// (see tests/bench/EXPERIMENTS.md).
 /// </summary>
 internal static class BenchCommand
 {

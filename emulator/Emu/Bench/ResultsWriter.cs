@@ -67,7 +67,8 @@ internal static class ResultsWriter
         sb.Append("id,config,cache,emulator,repeat,completed,guest_seconds,guest_total_seconds,host_seconds,file_bytes,allocated_bytes,")
           .Append("requests,guest_bytes_written,host_bytes_written,write_amplification,allocating_writes,clusters_allocated,cow_bytes,")
           .Append("l2_cache_hits,l2_cache_misses,l1_writes,l2_writes,header_writes,flushes,need_check_sets,need_check_clears,")
-          .Append("host_reads,host_writes,qemu_img_check_clean,allocated_clusters,total_clusters,image_end_offset,e2fsck_clean,trace_hash,console_hash\n");
+          .Append("host_reads,host_writes,host_bytes_read,guest_reads,guest_writes,guest_flushes,guest_bytes_read,")
+          .Append("host_latency_p50_us,host_latency_p99_us,virtual_latency_p50_us,virtual_latency_p99_us,qemu_img_check_clean,allocated_clusters,total_clusters,image_end_offset,e2fsck_clean,trace_hash,console_hash\n");
         foreach (var r in runs)
         {
             var e = r.Engine;
@@ -84,7 +85,11 @@ internal static class ResultsWriter
                 e?.L2CacheHits.ToString(Inv) ?? "", e?.L2CacheMisses.ToString(Inv) ?? "", e?.L1Writes.ToString(Inv) ?? "",
                 e?.L2Writes.ToString(Inv) ?? "", e?.HeaderWrites.ToString(Inv) ?? "", e?.Flushes.ToString(Inv) ?? "",
                 e?.NeedCheckSets.ToString(Inv) ?? "", e?.NeedCheckClears.ToString(Inv) ?? "",
-                e?.HostReads.ToString(Inv) ?? "", e?.HostWrites.ToString(Inv) ?? "",
+                e?.HostReads.ToString(Inv) ?? "", e?.HostWrites.ToString(Inv) ?? "", e?.HostBytesRead.ToString(Inv) ?? "",
+                r.Trace?.Reads.ToString(Inv) ?? "", r.Trace?.Writes.ToString(Inv) ?? "", r.Trace?.Flushes.ToString(Inv) ?? "",
+                r.Trace?.BytesRead.ToString(Inv) ?? "",
+                F(r.Trace?.HostLatencyP50Us, "0.0"), F(r.Trace?.HostLatencyP99Us, "0.0"),
+                F(r.Trace?.VirtualLatencyP50Us, "0.0"), F(r.Trace?.VirtualLatencyP99Us, "0.0"),
                 r.Check is null ? "" : r.Check.Clean ? "1" : "0",
                 r.Check?.AllocatedClusters.ToString(Inv) ?? "", r.Check?.TotalClusters.ToString(Inv) ?? "", r.Check?.ImageEndOffset.ToString(Inv) ?? "",
                 r.Fsck is null ? "" : r.Fsck.Clean ? "1" : "0",
