@@ -62,7 +62,7 @@ fi
 
 # ---- raw disks: rootfs.img and boot-disk.img ------------------------------------------------------------
 disks_key=$({ echo "$kernel_key"; sha256sum "$0" "$busybox" | cut -c1-64; cat "$out/busybox-i386/VERSION"
-              hash_files "$here/rootfs"; hash_files "$here/boot-disk"
+              hash_files "$here/rootfs"; hash_files "$here/boot-disk"; hash_files "$here/workloads"; nasm -v
               pkgver e2fsprogs fdisk dosfstools mtools syslinux syslinux-common; } | key_of)
 rootfs_mib=128          # rootfs.img: the whole disk is one ext4 filesystem (root=/dev/vda)
 disk_mib=128            # boot-disk.img: MBR, partition 1 FAT (boot), partition 2 ext4 (root=/dev/vda2)
@@ -84,6 +84,7 @@ make_rootfs_tree() {    # $1: an empty staging folder
   done
   # The project's own files override applets of the same name (poweroff, reboot, init).
   cp -a --remove-destination "$here/rootfs/." "$root/"
+  "$here/workloads/install.sh" "$root"          # the storage workloads (guest.mode=workload)
   ln -sf poweroff "$root/sbin/halt"
   ln -sf /proc/mounts "$root/etc/mtab"
 }
@@ -140,4 +141,14 @@ else
   echo "$qed_key" > "$out/qed.key"
   echo "guest-images: converted to QED with $emu_img"
 fi
-echo "guest-images: $out/{bzImage,rootfs.img,rootfs.qed,boot-disk.img,boot-disk.qed}"
+# ---- the install workload's source disks (parts of the Linux source tree as tars) ------------------------
+data_key=$({ sha256sum "$here/workloads/build-data.sh" | cut -c1-64; pkgver linux-source-6.1 tar xz-utils; } | key_of)
+if fresh data "$data_key" install-full.img install-short.img; then
+  echo "guest-images: workload data disks are up to date"
+else
+  rm -f "$out/data.key"
+  "$here/workloads/build-data.sh" "$out"
+  echo "$data_key" > "$out/data.key"
+  echo "guest-images: built install-full.img ($(cat "$out/install-full.txt")) and install-short.img"
+fi
+echo "guest-images: $out/{bzImage,rootfs.img,rootfs.qed,boot-disk.img,boot-disk.qed,install-full.img,install-short.img}"

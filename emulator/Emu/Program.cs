@@ -7,10 +7,11 @@ using Qed;
 
 // Subcommands use System.CommandLine; everything else is a machine command line in QEMU's own syntax
 // (single-dash options with comma-separated values), which its parser in Emulator.Machine handles.
-if (args.Length > 0 && args[0] is "test-cpu")
+if (args.Length > 0 && args[0] is "test-cpu" or "bench")
 {
     var root = new RootCommand("emu: a small PC emulator (qemu-system-i386 style)");
     root.Subcommands.Add(TestCpuCommand.Create());
+    root.Subcommands.Add(BenchCommand.Create());
     return root.Parse(args).Invoke();
 }
 
@@ -18,5 +19,10 @@ return EmuCommand.Run(args,
     (memory, io, pin) => new X86Cpu(memory, io, pin),
     drive => ImageOpener.OpenAsync(drive.File,
             drive.ResolveFormat() == DriveFormat.Qed ? "qed" : "raw",
-            new QedOpenOptions { ReadOnly = drive.ReadOnly })
+            new QedOpenOptions
+            {
+                ReadOnly = drive.ReadOnly,
+                TimeProvider = drive.TimeProvider ?? TimeProvider.System,
+                SynchronousIo = drive.SynchronousIo,
+            })
         .GetAwaiter().GetResult());

@@ -20,7 +20,7 @@ public static class ImageOpener
     {
         options ??= new QedOpenOptions();
         CheckFormatName(format);
-        var file = HostImageFile.Open(path, options.ReadOnly);
+        var file = OpenHostFile(path, options);
         try
         {
             return await OpenFileAsync(file, format, options, ct).ConfigureAwait(false);
@@ -36,6 +36,10 @@ public static class ImageOpener
             throw;
         }
     }
+
+    /// <summary>The host file an image is read through: asynchronous, or on the caller's thread (<see cref="QedOpenOptions.SynchronousIo"/>).</summary>
+    internal static IImageFile OpenHostFile(string path, QedOpenOptions options) =>
+        options.SynchronousIo ? SynchronousHostImageFile.Open(path, options.ReadOnly) : HostImageFile.Open(path, options.ReadOnly);
 
     /// <summary>Opens an image over an already open file (the caller keeps ownership on failure).</summary>
     public static async Task<IBlockDevice> OpenFileAsync(IImageFile file, string? format, QedOpenOptions options, CancellationToken ct = default)

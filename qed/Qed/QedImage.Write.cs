@@ -297,10 +297,10 @@ public sealed partial class QedImage
     }
 
     /// <summary>
-    /// Makes the range read as zeros. Whole clusters become zero clusters (entry 1) without data, as in
-    /// QEMU; already allocated clusters get zeros written in place; partial clusters at the edges get
-    /// zeros written as data. Without a backing file, unallocated clusters already read as zeros and
-    /// are left alone (QEMU marks them anyway).
+    /// Makes the range read as zeros, as QEMU's bdrv_qed_co_pwrite_zeroes does: whole clusters that are
+    /// not allocated become zero clusters (entry 1, no data; an L2 table is allocated if needed), so map
+    /// shows them as allocated zeros; already allocated clusters get zeros written in place; partial
+    /// clusters at the edges get zeros written as data.
     /// </summary>
     public async ValueTask WriteZeroesAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
@@ -364,14 +364,17 @@ public sealed partial class QedImage
                     }
                     return n;
             }
-            if (_backing is null || pos >= _backing.Size) return n;   // already reads as zeros
+            // Without a backing file the entries go out with the next write-back, under the need-check
+            // bit as QEMU's do; a lost zero entry leaves the cluster unallocated, which reads as zeros too.
+            if (_backing is null) await EnsureNeedCheckAsync(ct).ConfigureAwait(false);
             if (run.Table is null)
             {
                 await CreateTableAsync(_g.L1Index(pos), first, count, 1, 0, ct).ConfigureAwait(false);
                 return n;
             }
             pinned!.SetEntries(first, count, 1, 0);
-            await CommitTable(pinned, first, count).ConfigureAwait(false);   // only with a backing file: ordered
+            if (_backing is null) DeferTableUpdate(pinned, first, count);
+            else await CommitTable(pinned, first, count).ConfigureAwait(false);   // ordered behind nothing: no new data
             return n;
         }
         finally

@@ -71,7 +71,12 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
     /// <summary>A snapshot of the always-on counters.</summary>
     public QedStatistics Statistics => _counters.Snapshot();
     /// <summary>Bytes of host storage the file occupies (qemu-img's "disk size"), or its length where the host cannot say.</summary>
-    public long AllocatedFileBytes => _file.File is HostImageFile h ? h.GetAllocatedBytes() : _file.GetLength();
+    public long AllocatedFileBytes => _file.File switch
+    {
+        HostImageFile h => h.GetAllocatedBytes(),
+        SynchronousHostImageFile s => s.GetAllocatedBytes(),
+        _ => _file.GetLength(),
+    };
 
     /// <summary>
     /// Resolves a backing file name the way QEMU does: absolute names as they are, relative names
@@ -88,7 +93,7 @@ public sealed partial class QedImage : IBlockDevice, IBlockStatusSource
     public static async Task<QedImage> OpenAsync(string path, QedOpenOptions? options = null, CancellationToken ct = default)
     {
         options ??= new QedOpenOptions();
-        var file = HostImageFile.Open(path, options.ReadOnly);
+        var file = ImageOpener.OpenHostFile(path, options);
         try
         {
             return await OpenAsync(file, options, ct).ConfigureAwait(false);

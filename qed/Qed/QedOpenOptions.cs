@@ -20,6 +20,14 @@ public sealed record QedOpenOptions
     /// <summary>Idle time after the last allocating write before the need-check bit is cleared (QEMU: 5 s).</summary>
     public TimeSpan NeedCheckDelay { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Host I/O runs on the caller's thread and is complete when each call returns
+    /// (<see cref="Storage.SynchronousHostImageFile"/>; backing files too): nothing goes through the thread
+    /// pool, so requests, timers and metadata writes happen in the caller's order. The emulator's
+    /// deterministic mode sets it.
+    /// </summary>
+    public bool SynchronousIo { get; init; }
+
     /// <summary>Memory for cached L2 tables (at least two tables are kept whatever this says).</summary>
     public long L2CacheBytes { get; init; } = 64L << 20;
 

@@ -17,6 +17,13 @@ public sealed record DriveOptions
     public DiskCacheMode Cache { get; init; } = DiskCacheMode.Writeback;
     public string Serial { get; init; } = "";
 
+    /// <summary>Set by the board before it opens the image: the machine's clock, for the storage engine's
+    /// timers (QED's need-check timer runs on guest time).</summary>
+    public TimeProvider? TimeProvider { get; init; }
+
+    /// <summary>Set by the board in the deterministic mode: host I/O runs on the loop thread, in guest order.</summary>
+    public bool SynchronousIo { get; init; }
+
     public static DriveOptions Parse(string text)
     {
         const string option = "-drive";

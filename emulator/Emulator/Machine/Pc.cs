@@ -40,6 +40,8 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
 
     public MachineOptions Options { get; }
     public VirtualClock Clock { get; }
+    /// <summary>The virtual clock as a <see cref="TimeProvider"/>, for the disk images' own timers.</summary>
+    public VirtualTimeProvider StorageTime { get; }
     public EventLoop Loop { get; }
     public MemoryBus Memory { get; }
     public IoPortBus Io { get; }
@@ -88,6 +90,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
 
         Clock = new VirtualClock(options.ClockMode, options.InstructionShift);
         Loop = new EventLoop(Clock);
+        StorageTime = new VirtualTimeProvider(Loop);
         Memory = new MemoryBus(options.MemoryBytes);
         Io = new IoPortBus();
         MapLowMemory();
@@ -166,7 +169,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
                 var drive = options.Drives[i];
                 if (openDrive == null) throw new BootException("this build cannot open disk images (no drive opener)");
                 string name = "vd" + (char)('a' + i);
-                var backend = openDrive(drive);
+                var backend = openDrive(drive with { TimeProvider = StorageTime, SynchronousIo = Clock.Mode == ClockMode.Deterministic });
                 var blk = new VirtioBlk(Memory, backend, Loop, drive.ToVirtioOptions()) { Warning = m => Warn($"{name}: {m}") };
                 var transport = new VirtioPciTransport($"virtio-blk {name}", blk, classCode: 0x010000);
                 PciBus.Add(transport, PciBus.FreeSlot(FirstDiskSlot + i));
