@@ -12,7 +12,15 @@ if (args.Length > 0 && args[0] is "test-cpu" or "bench")
     var root = new RootCommand("emu: a small PC emulator (qemu-system-i386 style)");
     root.Subcommands.Add(TestCpuCommand.Create());
     root.Subcommands.Add(BenchCommand.Create());
-    return root.Parse(args).Invoke();
+    var parse = root.Parse(args);
+    if (parse.Errors.Count > 0)
+    {
+        // One line, as every other bad argument gets (the parser's default prints the whole help).
+        var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+        Console.Error.WriteLine($"emu: {string.Join(" ", error.Message.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))} (try 'emu {args[0]} --help')");
+        return 1;
+    }
+    return parse.Invoke();
 }
 
 return EmuCommand.Run(args,
