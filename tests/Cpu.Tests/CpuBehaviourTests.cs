@@ -347,6 +347,32 @@ public class CpuBehaviourTests
     }
 
     [Test]
+    public void BiosSignIdAcceptsWritesAndReadsMicrocodeRevisionZero()
+    {
+        // Linux's intel_get_microcode_revision: WRMSR 0x8B := 0, CPUID.1, RDMSR 0x8B (SDM Vol. 3, 10.11.7.1).
+        // Without the MSR the WRMSR already raises #GP: the handler records the vector and the EIP and stops.
+        var m = new FlatMachine();
+        const uint handler = FlatMachine.CodeBase + 0x800;
+        m.Load(a => { a.mov(__dword_ptr[D + 16], 13); a.pop(eax); a.pop(eax); a.mov(__dword_ptr[D + 20], eax); a.hlt(); }, handler);
+        m.SetGate(13, handler);
+        m.Load(a =>
+        {
+            a.mov(__dword_ptr[D + 8], 0x11111111); a.mov(__dword_ptr[D + 12], 0x22222222);
+            a.mov(ecx, 0x8B); a.xor(eax, eax); a.xor(edx, edx); a.wrmsr();
+            a.mov(eax, 1); a.cpuid();
+            a.mov(ecx, 0x8B); a.mov(eax, 0xDEAD); a.mov(edx, 0xBEEF); a.rdmsr();
+            a.mov(__dword_ptr[D + 8], eax); a.mov(__dword_ptr[D + 12], edx);
+            a.mov(ecx, 0x8C); a.rdmsr();                                      // a neighbour that does not exist
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read32(D + 12), Is.Zero, "EDX: microcode revision 0");
+        Assert.That(m.Read32(D + 8), Is.Zero, "EAX: reserved, 0");
+        Assert.That(m.Read32(D + 16), Is.EqualTo(13u), "RDMSR 0x8C still raises #GP");
+        Assert.That(m.Read32(D + 20), Is.GreaterThan(FlatMachine.CodeBase + 0x40), "the #GP came from the last RDMSR, not the first accesses");
+    }
+
+    [Test]
     public void RdtscReadsTheMachinesClockAndWrmsrAdjustsIt()
     {
         var m = new FlatMachine();

@@ -3,7 +3,8 @@ namespace Emulator.Cpu;
 /// <summary>
 /// CPUID, the time-stamp counter and the model-specific registers this CPU implements (SDM Vol. 2, CPUID;
 /// Vol. 4). It identifies as a GenuineIntel family 6 processor and reports exactly the features implemented:
-/// fpu, pse, tsc, msr, cx8, sep, pge, cmov. Every other MSR raises #GP(0).
+/// fpu, pse, tsc, msr, cx8, sep, pge, cmov. MSRs: the TSC, IA32_BIOS_SIGN_ID (microcode revision 0) and the
+/// SYSENTER trio; every other MSR raises #GP(0).
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
@@ -15,7 +16,8 @@ public sealed unsafe partial class X86Cpu
     internal const uint Features = FeatureFpu | FeaturePse | FeatureTsc | FeatureMsr | FeatureCx8 | FeatureSep |
                                    FeaturePge | FeatureCmov;
 
-    internal const uint MsrTsc = 0x10, MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176;
+    internal const uint MsrTsc = 0x10, MsrBiosSignId = 0x8B, MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175,
+        MsrSysenterEip = 0x176;
 
     internal uint sysenterCs, sysenterEsp, sysenterEip;
     internal ulong tscOffset;
@@ -49,6 +51,9 @@ public sealed unsafe partial class X86Cpu
         switch (index)
         {
             case MsrTsc: value = ReadTsc(); return true;
+            // IA32_BIOS_SIGN_ID (SDM Vol. 3, 10.11.7.1): the microcode revision in bits 63:32 after CPUID.1;
+            // no update was ever loaded, so 0.
+            case MsrBiosSignId: value = 0; return true;
             case MsrSysenterCs: value = sysenterCs; return true;
             case MsrSysenterEsp: value = sysenterEsp; return true;
             case MsrSysenterEip: value = sysenterEip; return true;
@@ -61,6 +66,7 @@ public sealed unsafe partial class X86Cpu
         switch (index)
         {
             case MsrTsc: tscOffset = value - (TimeStampCounter?.Invoke() ?? (ulong)icount); return true;
+            case MsrBiosSignId: return true;    // software writes 0 before CPUID.1 to read the revision
             case MsrSysenterCs: sysenterCs = (uint)value & 0xFFFF; return true;
             case MsrSysenterEsp: sysenterEsp = (uint)value; return true;
             case MsrSysenterEip: sysenterEip = (uint)value; return true;
