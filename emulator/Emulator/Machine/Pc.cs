@@ -105,7 +105,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         Rtc = new Mc146818Rtc(Clock, new IrqLine(Pic, 8), options.RtcStart);
         Rtc.Register(Io);
         A20 = new A20Gate(Memory);
-        Keyboard = new I8042(new IrqLine(Pic, 1), A20, this);
+        Keyboard = new I8042(new IrqLine(Pic, 1), new IrqLine(Pic, 12), A20, this);
         Keyboard.Register(Io);
         Port92 = new SystemControlPortA(A20, this);
         Port92.Register(Io);
