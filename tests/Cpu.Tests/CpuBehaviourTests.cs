@@ -373,6 +373,38 @@ public class CpuBehaviourTests
     }
 
     [Test]
+    public void ClockReadingInstructionsSeeEveryInstructionBeforeThem()
+    {
+        // The machine's clock is paced by InstructionCount, which a block adds when it ends; RDTSC, RDMSR and
+        // IN/OUT therefore run in blocks of their own. With the default TSC (the instruction count) two RDTSCs
+        // three instructions apart read values three apart, and a port sees the count of everything before it.
+        var m = new FlatMachine();
+        var seen = new List<long>();
+        m.Io.Register(0x80, 1, new CountingPort(() => seen.Add(m.Cpu.InstructionCount)));
+        m.Load(a =>
+        {
+            a.mov(ecx, 0x10);
+            a.rdtsc(); a.mov(esi, eax); a.nop(); a.nop();
+            a.rdtsc(); a.sub(eax, esi); a.mov(__dword_ptr[D], eax);
+            a.rdmsr(); a.sub(eax, esi); a.mov(__dword_ptr[D + 4], eax);          // MSR 0x10: the TSC
+            a.mov(ebx, 1); a.mov(ebx, 2); a.@in(al, 0x80);
+            a.mov(ebx, 3); a.@out(0x80, al);
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read32(D), Is.EqualTo(4u), "rdtsc, mov, nop, nop retired between the two readings");
+        Assert.That(m.Read32(D + 4), Is.EqualTo(7u), "three more up to the RDMSR");
+        // mov ecx; rdtsc mov nop nop; rdtsc sub mov; rdmsr sub mov; mov mov: 13 before the IN, 15 before the OUT
+        Assert.That(seen, Is.EqualTo(new long[] { 13, 15 }));
+    }
+
+    private sealed class CountingPort(Action onAccess) : IPortDevice
+    {
+        public uint In(ushort port, int size) { onAccess(); return 0; }
+        public void Out(ushort port, int size, uint value) => onAccess();
+    }
+
+    [Test]
     public void RdtscReadsTheMachinesClockAndWrmsrAdjustsIt()
     {
         var m = new FlatMachine();
