@@ -35,7 +35,6 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
     private readonly List<CharBackend> backends = new();
     private MachineExit? exit;
     private string? resetReason;
-    private double instructionsPerNs = 0.05;
     private long lastFlush;
 
     public MachineOptions Options { get; }
@@ -94,7 +93,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
 
         Cpu = cpuFactory(Memory, Io, Pin);
         Cpu.TimeStampCounter = () => (ulong)Clock.NowNs;   // a 1 GHz TSC on the virtual clock
-        if (Clock.Mode == ClockMode.Deterministic) Clock.AttachInstructionCounter(() => Cpu.InstructionCount);
+        Clock.AttachInstructionCounter(() => Cpu.InstructionCount);
 
         Pic = new Pic8259(Pin);
         Pic.Register(Io);
@@ -367,6 +366,9 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         return exit!;
     }
 
+    /// <summary>Runs the CPU up to the next timer deadline (at most 1 ms of guest time in host mode). In host mode
+    /// the clock paces guest time by the instructions retired (<see cref="VirtualClock"/>); when guest time has
+    /// run ahead of the host, the CPU waits instead (reported as Halted, and <see cref="Idle"/> waits).</summary>
     private CpuExit RunSlice()
     {
         long deadline = Clock.NextDeadline;
@@ -375,20 +377,22 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
             long n = deadline == long.MaxValue ? MaxDeterministicSlice : Math.Min(Clock.InstructionsUntil(deadline), MaxDeterministicSlice);
             return Cpu.Run(n);
         }
-        long now = Clock.NowNs;
-        long sliceNs = Math.Clamp(deadline - now, 0, MaxSliceNs);
-        long budget = Math.Max(256, (long)(sliceNs * instructionsPerNs));
+        long budget = Clock.BeginSlice(deadline, MaxSliceNs);
+        if (budget == 0)
+        {
+            Loop.WaitForWork(Math.Max(0, -Clock.LagNs - VirtualClock.MaxLeadNs / 2));
+            return CpuExit.Stopped;
+        }
         long before = Cpu.InstructionCount;
         long start = Stopwatch.GetTimestamp();
         var result = Cpu.Run(budget);
-        long elapsedNs = (long)((Stopwatch.GetTimestamp() - start) * (1e9 / Stopwatch.Frequency));
-        long executed = Cpu.InstructionCount - before;
-        if (result == CpuExit.BudgetExhausted && elapsedNs > 50_000 && executed > 0)
-            instructionsPerNs = 0.75 * instructionsPerNs + 0.25 * ((double)executed / elapsedNs);
+        Clock.EndSlice(Cpu.InstructionCount - before, (long)((Stopwatch.GetTimestamp() - start) * (1e9 / Stopwatch.Frequency)));
         return result;
     }
 
-    /// <summary>HLT with interrupts enabled: sleep until the next timer or posted work.</summary>
+    /// <summary>HLT with interrupts enabled: time passes without instructions until the next timer or posted work.
+    /// Host mode first lets guest time catch up with the host (up to the next timer, which then fires on time),
+    /// then sleeps until the host clock reaches the timer.</summary>
     private void Idle()
     {
         FlushOutput();
@@ -400,12 +404,11 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
             else Loop.WaitForWork(-1);
             return;
         }
+        Clock.AdvanceTo(deadline);
+        if (Clock.NowNs >= deadline) return;
         if (deadline == long.MaxValue) Loop.WaitForWork(-1);
-        else
-        {
-            long wait = deadline - Clock.NowNs;
-            if (wait > 0) Loop.WaitForWork(wait);
-        }
+        else Loop.WaitForWork(Math.Max(0, deadline - Clock.HostNowNs));   // never negative: that waits for ever
+        Clock.AdvanceTo(deadline);
     }
 
     private void FlushOutputIfDue()
