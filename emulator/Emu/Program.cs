@@ -19,4 +19,5 @@ return EmuCommand.Run(args,
     drive => ImageOpener.OpenAsync(drive.File,
             drive.ResolveFormat() == DriveFormat.Qed ? "qed" : "raw",
             new QedOpenOptions { ReadOnly = drive.ReadOnly })
-        .GetAwaiter().GetResult());
+        .GetAwaiter().GetResult(),
+    defaultFirmware: Path.Combine(AppContext.BaseDirectory, "bios.bin"));   // make build puts the BIOS beside emu
