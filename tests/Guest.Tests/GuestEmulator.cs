@@ -3,8 +3,9 @@ namespace Guest.Tests;
 /// <summary>
 /// An emulator the guest tests boot: its program and the flags it needs beyond the machine flags the tests pass
 /// (-m, -nographic, -no-reboot, -kernel, -append, -drive, all spelled as qemu-system-i386 spells them).
-/// The fixtures take one of these as their parameter; GUEST_EMULATORS (comma-separated names, default "qemu")
-/// selects which ones run.
+/// The fixtures take one of these as their parameter; GUEST_EMULATORS (comma-separated names, default "emu,qemu":
+/// every whole-guest test runs on this project's PC and, as the known-good reference, on QEMU) selects which
+/// ones run.
 /// </summary>
 public sealed record GuestEmulator(string Name, string Program, IReadOnlyList<string> ExtraArgs)
 {
@@ -24,7 +25,7 @@ public sealed record GuestEmulator(string Name, string Program, IReadOnlyList<st
     public static IEnumerable<GuestEmulator> Selected()
     {
         var names = Environment.GetEnvironmentVariable("GUEST_EMULATORS");
-        foreach (var name in (string.IsNullOrWhiteSpace(names) ? "qemu" : names).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        foreach (var name in (string.IsNullOrWhiteSpace(names) ? "emu,qemu" : names).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             yield return name switch
             {
                 "qemu" => Qemu,
