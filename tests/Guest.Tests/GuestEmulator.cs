@@ -34,6 +34,14 @@ public sealed record GuestEmulator(string Name, string Program, IReadOnlyList<st
             };
     }
 
+    /// <summary>
+    /// Flags that send what firmware writes to the debug console port 0x402 (where SeaBIOS logs) into a file.
+    /// QEMU's -debugcon puts its device at 0xE9, so QEMU gets the device spelled out with that port.
+    /// </summary>
+    public IReadOnlyList<string> DebugConsoleToFile(string path) => Name == "qemu"
+        ? ["-chardev", $"file,id=debugcon,path={path}", "-device", "isa-debugcon,iobase=0x402,chardev=debugcon"]
+        : ["-debugcon", $"file:{path}"];
+
     /// <summary>The full argument list: the emulator's own flags, then the machine flags of the test.</summary>
     public IReadOnlyList<string> Arguments(IEnumerable<string> machine) => [.. ExtraArgs, .. machine];
 
