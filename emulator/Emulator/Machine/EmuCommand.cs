@@ -27,7 +27,13 @@ public static class EmuCommand
             var pc = new Pc(options, cpuFactory, driveOpener, diagnostics: stderr);
             try
             {
-                return pc.Run().ExitCode;
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var result = pc.Run();
+                // EMU_STATS=1: one line for benchmarks (tests/bench/boot-bench.sh); the guest's output is untouched.
+                if (Environment.GetEnvironmentVariable("EMU_STATS") == "1")
+                    stderr.WriteLine($"emu: stats: {pc.InstructionsRetired} guest instructions in " +
+                        $"{System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:0.000} s ({result.Reason})");
+                return result.ExitCode;
             }
             finally
             {

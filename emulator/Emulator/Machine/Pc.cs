@@ -276,6 +276,10 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
 
     public MachineExit? Exit => exit;
 
+    /// <summary>Guest instructions retired since the process started, across resets (the CPU's own count restarts).</summary>
+    public long InstructionsRetired => retiredBeforeReset + Cpu.InstructionCount;
+    private long retiredBeforeReset;
+
     // ---- power-on and reset -------------------------------------------------------------------------------
 
     private void ResetHardware()
@@ -293,6 +297,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         FwCfg.Reset();
         A20.Reset();
         foreach (var u in SerialPorts) u.Reset();
+        retiredBeforeReset += Cpu.InstructionCount;
         Clock.AcrossCounterReset(Cpu.Reset);
     }
 
