@@ -373,6 +373,39 @@ public class CpuBehaviourTests
     }
 
     [Test]
+    public void P6PerformanceCountersHoldWhatIsWritten_AsLinuxsCheckHwExistsReadsThem()
+    {
+        // Linux's check_hw_exists (arch/x86/events/core.c) reads PerfEvtSel0/1 (186h/187h), then flips the low
+        // 16 bits of a counter and reads it back; without these MSRs it logs "Broken PMU hardware detected".
+        // P6 counters are 40 bits; WRMSR writes bits 31:0 and sign-extends bit 31 into 39:32 (SDM Vol. 3B);
+        // RDPMC ECX=0/1 reads them.
+        var m = new FlatMachine();
+        const uint handler = FlatMachine.CodeBase + 0x800;
+        m.Load(a => { a.mov(__dword_ptr[D + 60], 13); a.pop(eax); a.pop(eax); a.mov(__dword_ptr[D + 64], eax); a.hlt(); }, handler);
+        m.SetGate(13, handler);
+        m.Load(a =>
+        {
+            a.mov(ecx, 0x186); a.mov(eax, 0x0041_0000 | 0x79); a.xor(edx, edx); a.wrmsr();
+            a.mov(ecx, 0x186); a.rdmsr(); a.mov(__dword_ptr[D + 0], eax);
+            a.mov(ecx, 0x187); a.rdmsr(); a.mov(__dword_ptr[D + 4], eax);          // never written: 0
+            a.mov(ecx, 0xC1); a.mov(eax, 0x8000_1234); a.xor(edx, edx); a.wrmsr();  // bit 31 set: sign-extended
+            a.mov(ecx, 0xC1); a.rdmsr(); a.mov(__dword_ptr[D + 8], eax); a.mov(__dword_ptr[D + 12], edx);
+            a.mov(ecx, 0xC2); a.mov(eax, 0x0000_FFFF); a.mov(edx, 0x12); a.wrmsr();  // bits 63:32 ignored
+            a.xor(ecx, ecx); a.rdpmc(); a.mov(__dword_ptr[D + 16], eax); a.mov(__dword_ptr[D + 20], edx);
+            a.mov(ecx, 1); a.rdpmc(); a.mov(__dword_ptr[D + 24], eax); a.mov(__dword_ptr[D + 28], edx);
+            a.mov(ecx, 0xC3); a.rdmsr();                                              // no third counter on a P6
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read32(D + 0), Is.EqualTo(0x0041_0079u), "PerfEvtSel0 as written");
+        Assert.That(m.Read32(D + 4), Is.Zero, "PerfEvtSel1 after reset");
+        Assert.That((m.Read32(D + 8), m.Read32(D + 12)), Is.EqualTo((0x8000_1234u, 0xFFu)), "PerfCtr0: bit 31 extended to bit 39");
+        Assert.That((m.Read32(D + 16), m.Read32(D + 20)), Is.EqualTo((0x8000_1234u, 0xFFu)), "RDPMC 0");
+        Assert.That((m.Read32(D + 24), m.Read32(D + 28)), Is.EqualTo((0x0000_FFFFu, 0u)), "RDPMC 1: the high half written is not kept");
+        Assert.That(m.Read32(D + 60), Is.EqualTo(13u), "RDMSR 0xC3 raises #GP");
+    }
+
+    [Test]
     public void ClockReadingInstructionsSeeEveryInstructionBeforeThem()
     {
         // The machine's clock is paced by InstructionCount, which a block adds when it ends; RDTSC, RDMSR and
