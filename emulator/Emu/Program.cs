@@ -33,4 +33,5 @@ return EmuCommand.Run(args,
                 TimeProvider = drive.TimeProvider ?? TimeProvider.System,
                 SynchronousIo = drive.SynchronousIo,
             })
-        .GetAwaiter().GetResult());
+        .GetAwaiter().GetResult(),
+    defaultFirmware: Path.Combine(AppContext.BaseDirectory, "bios.bin"));   // make build puts the BIOS beside emu

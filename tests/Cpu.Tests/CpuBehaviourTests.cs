@@ -347,6 +347,97 @@ public class CpuBehaviourTests
     }
 
     [Test]
+    public void BiosSignIdAcceptsWritesAndReadsMicrocodeRevisionZero()
+    {
+        // Linux's intel_get_microcode_revision: WRMSR 0x8B := 0, CPUID.1, RDMSR 0x8B (SDM Vol. 3, 10.11.7.1).
+        // Without the MSR the WRMSR already raises #GP: the handler records the vector and the EIP and stops.
+        var m = new FlatMachine();
+        const uint handler = FlatMachine.CodeBase + 0x800;
+        m.Load(a => { a.mov(__dword_ptr[D + 16], 13); a.pop(eax); a.pop(eax); a.mov(__dword_ptr[D + 20], eax); a.hlt(); }, handler);
+        m.SetGate(13, handler);
+        m.Load(a =>
+        {
+            a.mov(__dword_ptr[D + 8], 0x11111111); a.mov(__dword_ptr[D + 12], 0x22222222);
+            a.mov(ecx, 0x8B); a.xor(eax, eax); a.xor(edx, edx); a.wrmsr();
+            a.mov(eax, 1); a.cpuid();
+            a.mov(ecx, 0x8B); a.mov(eax, 0xDEAD); a.mov(edx, 0xBEEF); a.rdmsr();
+            a.mov(__dword_ptr[D + 8], eax); a.mov(__dword_ptr[D + 12], edx);
+            a.mov(ecx, 0x8C); a.rdmsr();                                      // a neighbour that does not exist
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read32(D + 12), Is.Zero, "EDX: microcode revision 0");
+        Assert.That(m.Read32(D + 8), Is.Zero, "EAX: reserved, 0");
+        Assert.That(m.Read32(D + 16), Is.EqualTo(13u), "RDMSR 0x8C still raises #GP");
+        Assert.That(m.Read32(D + 20), Is.GreaterThan(FlatMachine.CodeBase + 0x40), "the #GP came from the last RDMSR, not the first accesses");
+    }
+
+    [Test]
+    public void P6PerformanceCountersHoldWhatIsWritten_AsLinuxsCheckHwExistsReadsThem()
+    {
+        // Linux's check_hw_exists (arch/x86/events/core.c) reads PerfEvtSel0/1 (186h/187h), then flips the low
+        // 16 bits of a counter and reads it back; without these MSRs it logs "Broken PMU hardware detected".
+        // P6 counters are 40 bits; WRMSR writes bits 31:0 and sign-extends bit 31 into 39:32 (SDM Vol. 3B);
+        // RDPMC ECX=0/1 reads them.
+        var m = new FlatMachine();
+        const uint handler = FlatMachine.CodeBase + 0x800;
+        m.Load(a => { a.mov(__dword_ptr[D + 60], 13); a.pop(eax); a.pop(eax); a.mov(__dword_ptr[D + 64], eax); a.hlt(); }, handler);
+        m.SetGate(13, handler);
+        m.Load(a =>
+        {
+            a.mov(ecx, 0x186); a.mov(eax, 0x0041_0000 | 0x79); a.xor(edx, edx); a.wrmsr();
+            a.mov(ecx, 0x186); a.rdmsr(); a.mov(__dword_ptr[D + 0], eax);
+            a.mov(ecx, 0x187); a.rdmsr(); a.mov(__dword_ptr[D + 4], eax);          // never written: 0
+            a.mov(ecx, 0xC1); a.mov(eax, 0x8000_1234); a.xor(edx, edx); a.wrmsr();  // bit 31 set: sign-extended
+            a.mov(ecx, 0xC1); a.rdmsr(); a.mov(__dword_ptr[D + 8], eax); a.mov(__dword_ptr[D + 12], edx);
+            a.mov(ecx, 0xC2); a.mov(eax, 0x0000_FFFF); a.mov(edx, 0x12); a.wrmsr();  // bits 63:32 ignored
+            a.xor(ecx, ecx); a.rdpmc(); a.mov(__dword_ptr[D + 16], eax); a.mov(__dword_ptr[D + 20], edx);
+            a.mov(ecx, 1); a.rdpmc(); a.mov(__dword_ptr[D + 24], eax); a.mov(__dword_ptr[D + 28], edx);
+            a.mov(ecx, 0xC3); a.rdmsr();                                              // no third counter on a P6
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read32(D + 0), Is.EqualTo(0x0041_0079u), "PerfEvtSel0 as written");
+        Assert.That(m.Read32(D + 4), Is.Zero, "PerfEvtSel1 after reset");
+        Assert.That((m.Read32(D + 8), m.Read32(D + 12)), Is.EqualTo((0x8000_1234u, 0xFFu)), "PerfCtr0: bit 31 extended to bit 39");
+        Assert.That((m.Read32(D + 16), m.Read32(D + 20)), Is.EqualTo((0x8000_1234u, 0xFFu)), "RDPMC 0");
+        Assert.That((m.Read32(D + 24), m.Read32(D + 28)), Is.EqualTo((0x0000_FFFFu, 0u)), "RDPMC 1: the high half written is not kept");
+        Assert.That(m.Read32(D + 60), Is.EqualTo(13u), "RDMSR 0xC3 raises #GP");
+    }
+
+    [Test]
+    public void ClockReadingInstructionsSeeEveryInstructionBeforeThem()
+    {
+        // The machine's clock is paced by InstructionCount, which a block adds when it ends; RDTSC, RDMSR and
+        // IN/OUT therefore run in blocks of their own. With the default TSC (the instruction count) two RDTSCs
+        // three instructions apart read values three apart, and a port sees the count of everything before it.
+        var m = new FlatMachine();
+        var seen = new List<long>();
+        m.Io.Register(0x80, 1, new CountingPort(() => seen.Add(m.Cpu.InstructionCount)));
+        m.Load(a =>
+        {
+            a.mov(ecx, 0x10);
+            a.rdtsc(); a.mov(esi, eax); a.nop(); a.nop();
+            a.rdtsc(); a.sub(eax, esi); a.mov(__dword_ptr[D], eax);
+            a.rdmsr(); a.sub(eax, esi); a.mov(__dword_ptr[D + 4], eax);          // MSR 0x10: the TSC
+            a.mov(ebx, 1); a.mov(ebx, 2); a.@in(al, 0x80);
+            a.mov(ebx, 3); a.@out(0x80, al);
+            a.hlt();
+        });
+        m.Run();
+        Assert.That(m.Read32(D), Is.EqualTo(4u), "rdtsc, mov, nop, nop retired between the two readings");
+        Assert.That(m.Read32(D + 4), Is.EqualTo(7u), "three more up to the RDMSR");
+        // mov ecx; rdtsc mov nop nop; rdtsc sub mov; rdmsr sub mov; mov mov: 13 before the IN, 15 before the OUT
+        Assert.That(seen, Is.EqualTo(new long[] { 13, 15 }));
+    }
+
+    private sealed class CountingPort(Action onAccess) : IPortDevice
+    {
+        public uint In(ushort port, int size) { onAccess(); return 0; }
+        public void Out(ushort port, int size, uint value) => onAccess();
+    }
+
+    [Test]
     public void RdtscReadsTheMachinesClockAndWrmsrAdjustsIt()
     {
         var m = new FlatMachine();

@@ -1,7 +1,7 @@
 namespace Guest.Tests;
 
 /// <summary>
-/// Issue 4, must-show 3: the guest kernel (build/bzImage) and its root filesystem (build/rootfs.qed, root on
+/// Issue 4, must-shows 1 and 3: the guest kernel (build/bzImage) and its root filesystem (build/rootfs.qed, root on
 /// /dev/vda) boot under the emulator; the test drives the shell over the serial console, writes through the
 /// virtio disk into the QED image, powers off, and checks the image afterwards with the peers (qemu-img check,
 /// e2fsck) and by reading the written file back on the host.

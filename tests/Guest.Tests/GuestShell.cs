@@ -15,11 +15,16 @@ public sealed class GuestShell(SerialConsole console)
 
     public SerialConsole Console => console;
 
-    /// <summary>Waits for init's marker and the shell's first prompt.</summary>
+    /// <summary>
+    /// Waits for init's marker and the shell's first prompt, then lowers the console log level to emergencies
+    /// only: the kernel still logs after the prompt appears (e.g. its switch to the TSC clocksource about a
+    /// second into the boot), and those lines would otherwise land inside a command's output.
+    /// </summary>
     public void WaitUntilReady(TimeSpan timeout)
     {
         console.WaitFor(@"GUEST-UP: userspace is running \(mode=shell", timeout, "the guest's userspace marker (GUEST-UP)");
         console.WaitFor(Prompt, timeout, "the shell prompt 'guest:...# '");
+        Check("dmesg -n 1");
     }
 
     /// <summary>Runs one command line and returns its output (between the markers) and its exit status.</summary>

@@ -62,11 +62,22 @@ public abstract class GuestTestBase(GuestEmulator emulator)
     }
 
     /// <summary>Direct kernel boot of build/bzImage with root on the whole virtio disk.</summary>
-    protected SerialConsole BootKernel(string qedDisk, string mode, bool noReboot = true) =>
+    protected SerialConsole BootKernel(string qedDisk, string mode, bool noReboot = true, params string[] more) =>
         Boot(noReboot,
-            "-kernel", Repo.GuestArtefact("bzImage"),
-            "-append", $"console=ttyS0 root=/dev/vda rw panic=-1 guest.mode={mode}",
-            "-drive", $"file={qedDisk},format=qed,if=virtio");
+            ["-kernel", Repo.GuestArtefact("bzImage"),
+             "-append", $"console=ttyS0 root=/dev/vda rw panic=-1 guest.mode={mode}",
+             "-drive", $"file={qedDisk},format=qed,if=virtio", .. more]);
+
+    /// <summary>Runs bin/emu-img (the project's image tool) and fails the test when it fails.</summary>
+    protected static string EmuImg(params string[] args)
+    {
+        var emuImg = Path.Combine(Repo.Root, "bin", "emu-img");
+        if (!File.Exists(emuImg))
+            Assert.Fail($"{emuImg} is missing: build it with 'make build'");
+        var r = HostTool.Run(emuImg, "(make build)", args);
+        Assert.That(r.Status, Is.EqualTo(0), $"emu-img {string.Join(' ', args)} failed:\n{r.Output}");
+        return r.Output;
+    }
 
     /// <summary>
     /// The guest's root filesystem is ext4 on the block device whose sysfs "dev" file is given: /proc/mounts
@@ -91,12 +102,17 @@ public abstract class GuestTestBase(GuestEmulator emulator)
         Assert.That(r.Output, Does.Contain("No errors were found"), r.Output);
     }
 
-    /// <summary>The guest-visible bytes of a QED image as a raw file, converted by qemu-img.</summary>
+    /// <summary>
+    /// The guest-visible bytes of a QED image (and its backing chain) as a raw file, converted by the project's
+    /// own tool (bin/emu-img convert -O raw); qemu-img compare then confirms the raw file holds what QEMU reads
+    /// from the image, so a conversion bug cannot hide a broken image.
+    /// </summary>
     protected string ToRaw(string qed)
     {
         var raw = Path.ChangeExtension(qed, ".raw");
-        var r = HostTool.Run("qemu-img", "qemu-utils", "convert", "-f", "qed", "-O", "raw", qed, raw);
-        Assert.That(r.Status, Is.EqualTo(0), $"qemu-img convert failed:\n{r.Output}");
+        EmuImg("convert", "-f", "qed", "-O", "raw", qed, raw);
+        var compare = HostTool.Run("qemu-img", "qemu-utils", "compare", "-f", "qed", "-F", "raw", qed, raw);
+        Assert.That(compare.Status, Is.EqualTo(0), $"emu-img's raw copy of {qed} differs from what qemu-img reads:\n{compare.Output}");
         return raw;
     }
 

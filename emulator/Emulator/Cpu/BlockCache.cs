@@ -153,6 +153,7 @@ public sealed unsafe partial class X86Cpu
                 DeliverPendingFault();
                 return null;
             }
+            if (count > 0 && Translator.ReadsTheClock(in ins)) break;
             ref Insn o = ref scratch[count];
             bool ends = Translator.Translate(in ins, ref o, new ReadOnlySpan<byte>(src + off + at, ins.Length));
             count++;

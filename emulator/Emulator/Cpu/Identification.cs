@@ -3,7 +3,9 @@ namespace Emulator.Cpu;
 /// <summary>
 /// CPUID, the time-stamp counter and the model-specific registers this CPU implements (SDM Vol. 2, CPUID;
 /// Vol. 4). It identifies as a GenuineIntel family 6 processor and reports exactly the features implemented:
-/// fpu, pse, tsc, msr, cx8, sep, pge, cmov. Every other MSR raises #GP(0).
+/// fpu, pse, tsc, msr, cx8, sep, pge, cmov. MSRs: the TSC, IA32_BIOS_SIGN_ID (microcode revision 0), the
+/// SYSENTER trio and the P6 performance-monitoring registers (which hold what is written; no event counts);
+/// every other MSR raises #GP(0).
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
@@ -15,9 +17,17 @@ public sealed unsafe partial class X86Cpu
     internal const uint Features = FeatureFpu | FeaturePse | FeatureTsc | FeatureMsr | FeatureCx8 | FeatureSep |
                                    FeaturePge | FeatureCmov;
 
-    internal const uint MsrTsc = 0x10, MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176;
+    internal const uint MsrTsc = 0x10, MsrBiosSignId = 0x8B, MsrPerfCtr0 = 0xC1, MsrPerfCtr1 = 0xC2,
+        MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176, MsrPerfEvtSel0 = 0x186,
+        MsrPerfEvtSel1 = 0x187;
+
+    /// <summary>P6 counters are 40 bits wide (SDM Vol. 3B, P6 family performance monitoring).</summary>
+    internal const ulong PerfCounterMask = (1UL << 40) - 1;
 
     internal uint sysenterCs, sysenterEsp, sysenterEip;
+    /// <summary>PerfCtr0/1 and PerfEvtSel0/1. No event is modelled, so the counters only change when written.</summary>
+    internal ulong perfCtr0, perfCtr1;
+    internal uint perfEvtSel0, perfEvtSel1;
     internal ulong tscOffset;
 
     internal void Cpuid()
@@ -49,6 +59,13 @@ public sealed unsafe partial class X86Cpu
         switch (index)
         {
             case MsrTsc: value = ReadTsc(); return true;
+            // IA32_BIOS_SIGN_ID (SDM Vol. 3, 10.11.7.1): the microcode revision in bits 63:32 after CPUID.1;
+            // no update was ever loaded, so 0.
+            case MsrBiosSignId: value = 0; return true;
+            case MsrPerfCtr0: value = perfCtr0; return true;
+            case MsrPerfCtr1: value = perfCtr1; return true;
+            case MsrPerfEvtSel0: value = perfEvtSel0; return true;
+            case MsrPerfEvtSel1: value = perfEvtSel1; return true;
             case MsrSysenterCs: value = sysenterCs; return true;
             case MsrSysenterEsp: value = sysenterEsp; return true;
             case MsrSysenterEip: value = sysenterEip; return true;
@@ -61,6 +78,12 @@ public sealed unsafe partial class X86Cpu
         switch (index)
         {
             case MsrTsc: tscOffset = value - (TimeStampCounter?.Invoke() ?? (ulong)icount); return true;
+            case MsrBiosSignId: return true;    // software writes 0 before CPUID.1 to read the revision
+            // P6 counters: WRMSR sets bits 31:0 and sign-extends bit 31 into bits 39:32.
+            case MsrPerfCtr0: perfCtr0 = (ulong)(long)(int)value & PerfCounterMask; return true;
+            case MsrPerfCtr1: perfCtr1 = (ulong)(long)(int)value & PerfCounterMask; return true;
+            case MsrPerfEvtSel0: perfEvtSel0 = (uint)value; return true;
+            case MsrPerfEvtSel1: perfEvtSel1 = (uint)value; return true;
             case MsrSysenterCs: sysenterCs = (uint)value & 0xFFFF; return true;
             case MsrSysenterEsp: sysenterEsp = (uint)value; return true;
             case MsrSysenterEip: sysenterEip = (uint)value; return true;

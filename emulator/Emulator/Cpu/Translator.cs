@@ -30,6 +30,15 @@ internal static unsafe class Translator
         return ends;
     }
 
+    /// <summary>
+    /// Instructions that read the machine's clock (RDTSC, RDMSR for the TSC, IN/OUT to timer devices) start a
+    /// block of their own and end it: the CPU adds a block's instructions to its count when the block ends, so
+    /// only then does the clock, which is paced by that count, see every instruction before them. Two RDTSCs a
+    /// few instructions apart then differ, as on hardware (Linux's entropy trial counts equal readings).
+    /// </summary>
+    public static bool ReadsTheClock(in Instruction ins) =>
+        ins.Mnemonic is Mnemonic.Rdtsc or Mnemonic.Rdmsr or Mnemonic.In or Mnemonic.Out;
+
     // ---- operand helpers ------------------------------------------------------------------------------
 
     private static byte Gpr(Register r) => r.IsGPR8() ? (byte)X86Cpu.Reg8Offset(r.GetNumber()) : (byte)r.GetNumber();
@@ -291,9 +300,9 @@ internal static unsafe class Translator
             case Mnemonic.Sti: ends = true; o.Fn = &SystemOps.Sti; return true;
             case Mnemonic.Hlt: ends = true; o.Fn = &SystemOps.Hlt; return true;
             case Mnemonic.Cpuid: o.Fn = &SystemOps.Cpuid; return true;
-            case Mnemonic.Rdtsc: o.Fn = &SystemOps.Rdtsc; return true;
+            case Mnemonic.Rdtsc: ends = true; o.Fn = &SystemOps.Rdtsc; return true;
             case Mnemonic.Rdpmc: o.Fn = &SystemOps.Rdpmc; return true;
-            case Mnemonic.Rdmsr: o.Fn = &SystemOps.Rdmsr; return true;
+            case Mnemonic.Rdmsr: ends = true; o.Fn = &SystemOps.Rdmsr; return true;
             case Mnemonic.Wrmsr: ends = true; o.Fn = &SystemOps.Wrmsr; return true;
             case Mnemonic.Sysenter: ends = true; o.Fn = &SystemOps.Sysenter; return true;
             case Mnemonic.Sysexit: ends = true; o.Fn = &SystemOps.Sysexit; return true;

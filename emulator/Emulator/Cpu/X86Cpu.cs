@@ -117,6 +117,8 @@ public sealed unsafe partial class X86Cpu : ICpu
         tr = SegCache.Make(0, 0, 0xFFFF, 0x8B);
         sysenterCs = sysenterEsp = sysenterEip = 0;
         tscOffset = 0;
+        perfCtr0 = perfCtr1 = 0;
+        perfEvtSel0 = perfEvtSel1 = 0;
         SetCpl(0);
         halted = shutdown = false;
         inhibitInterrupts = false;

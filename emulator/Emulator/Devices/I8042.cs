@@ -7,27 +7,30 @@ namespace Emulator.Devices;
 /// The 8042 keyboard controller at 0x60 (data) and 0x64 (status/command) with an AT keyboard behind it, enough
 /// for what Linux and firmware do with it: controller commands (command byte, self tests, port enables, output
 /// port with A20 and the reset line, pulse 0xFE), keyboard commands answered with ACK (reset, identify, LEDs,
-/// scan-code set). IRQ 1 while keyboard data waits and the command byte enables it. There is no mouse: commands
-/// for the auxiliary device are answered with "no device".
+/// scan-code set). IRQ 1 while keyboard data is in the output buffer and command byte bit 0 enables it; IRQ 12
+/// likewise for auxiliary-port data (the controller's own loop-back, command 0xD3) and bit 1. Each byte that
+/// moves into the output buffer is a new rising edge, as on the chip (one byte per interrupt: Linux's handler
+/// reads one byte per IRQ). No mouse is attached: a byte sent to the auxiliary device times out (0xFE).
 /// </summary>
 public sealed class I8042 : IPortDevice
 {
     private const byte StatOutputFull = 0x01, StatSystem = 0x04, StatCommand = 0x08, StatUnlocked = 0x10,
-        StatAuxData = 0x20;
-    private const byte CmdKbdInt = 0x01, CmdSystem = 0x04;
+        StatAuxData = 0x20, StatTimeout = 0x40;
+    private const byte CmdKbdInt = 0x01, CmdAuxInt = 0x02, CmdSystem = 0x04, CmdTranslate = 0x40;
 
-    private readonly IrqLine irq1;
+    private readonly IrqLine irq1, irq12;
     private readonly A20Gate a20;
     private readonly IMachineControl machine;
-    private readonly Queue<(byte Value, bool Aux)> output = new();
+    private readonly Queue<(byte Value, bool Aux, bool Timeout)> output = new();
     private byte status, commandByte;
     private byte pendingControllerCommand;   // a controller command waiting for its data byte on port 0x60
     private byte pendingKeyboardCommand;     // a keyboard command waiting for its parameter
     private bool keyboardEnabled;
 
-    public I8042(IrqLine irq1, A20Gate a20, IMachineControl machine)
+    public I8042(IrqLine irq1, IrqLine irq12, A20Gate a20, IMachineControl machine)
     {
         this.irq1 = irq1;
+        this.irq12 = irq12;
         this.a20 = a20;
         this.machine = machine;
         Reset();
@@ -55,22 +58,25 @@ public sealed class I8042 : IPortDevice
         if (keyboardEnabled) Enqueue(value);
     }
 
-    private void Enqueue(byte value, bool aux = false)
+    private void Enqueue(byte value, bool aux = false, bool timeout = false)
     {
         if (output.Count >= 16) return;
-        output.Enqueue((value, aux));
+        output.Enqueue((value, aux, timeout));
         UpdateIrq();
     }
 
     private void UpdateIrq()
     {
-        status &= unchecked((byte)~(StatOutputFull | StatAuxData));
+        status &= unchecked((byte)~(StatOutputFull | StatAuxData | StatTimeout));
         if (output.TryPeek(out var head))
         {
             status |= StatOutputFull;
             if (head.Aux) status |= StatAuxData;
+            if (head.Timeout) status |= StatTimeout;
         }
-        irq1.Set(output.Count > 0 && !head.Aux && (commandByte & CmdKbdInt) != 0);
+        bool full = output.Count > 0;
+        irq1.Set(full && !head.Aux && (commandByte & CmdKbdInt) != 0);
+        irq12.Set(full && head.Aux && (commandByte & CmdAuxInt) != 0);
     }
 
     public uint In(ushort port, int size)
@@ -78,6 +84,10 @@ public sealed class I8042 : IPortDevice
         if (port == 0x64) return status;
         byte v = 0;
         if (output.TryDequeue(out var item)) v = item.Value;
+        // Reading empties the output buffer (OBF and the IRQ output drop); the next queued byte then loads it
+        // and raises the line again: a fresh edge for the edge-triggered ISA IRQ.
+        irq1.Set(false);
+        irq12.Set(false);
         UpdateIrq();
         return v;
     }
@@ -142,7 +152,12 @@ public sealed class I8042 : IPortDevice
                 return;
             case 0xD2: Enqueue(v); return;                           // as if the keyboard sent it
             case 0xD3: Enqueue(v, aux: true); return;                // as if the mouse sent it
-            case 0xD4: return;                                       // to the aux device: none attached
+            case 0xD4:
+                // To the aux device: none is attached, so it never clocks the byte in; the controller gives up
+                // with the time-out bit and a 0xFE (resend) from the aux port, and the driver's command fails
+                // at once instead of waiting for its own time-out.
+                Enqueue(0xFE, aux: true, timeout: true);
+                return;
         }
         KeyboardCommand(v);
     }
@@ -164,7 +179,9 @@ public sealed class I8042 : IPortDevice
                 Enqueue(0xFA);
                 break;
             case 0xEE: Enqueue(0xEE); break;                         // echo
-            case 0xF2: Enqueue(0xFA); Enqueue(0xAB); Enqueue(0x83); break;  // identify: MF2 keyboard
+            case 0xF2:                                               // identify: MF2 keyboard, AB 83 (AB 41 translated)
+                Enqueue(0xFA); Enqueue(0xAB); Enqueue((commandByte & CmdTranslate) != 0 ? (byte)0x41 : (byte)0x83);
+                break;
             case 0xF4: keyboardEnabled = true; Enqueue(0xFA); break;
             case 0xF5: keyboardEnabled = false; Enqueue(0xFA); break;
             case 0xF6: keyboardEnabled = true; Enqueue(0xFA); break;

@@ -245,9 +245,9 @@ public sealed class Mc146818Rtc : IPortDevice
         }
     }
 
-    private static long Cycles(long guestNs) => (long)((Int128)guestNs * 32768 / NsPerSecond);
+    private static long Cycles(long guestNs) => ClockMath.MulDiv(guestNs, 32768, NsPerSecond);
 
-    private static long CyclesToNs(long cycles) => (long)(((Int128)cycles * NsPerSecond + 32767) / 32768);
+    private static long CyclesToNs(long cycles) => ClockMath.MulDivCeiling(cycles, NsPerSecond, 32768);
 
     /// <summary>Sets PF, UF and AF for the events between the last check and now.</summary>
     private void CatchUp()

@@ -197,10 +197,10 @@ public sealed class Pit8254 : IPortDevice
             return true;
         }
 
-        private long Ticks(long now) => (long)((Int128)(now - LoadTime) * Frequency / 1_000_000_000);
+        private long Ticks(long now) => ClockMath.MulDiv(now - LoadTime, Frequency, 1_000_000_000);
 
         private long TimeOfTick(long tick) =>
-            LoadTime + (long)(((Int128)tick * 1_000_000_000 + Frequency - 1) / Frequency);
+            LoadTime + ClockMath.MulDivCeiling(tick, 1_000_000_000, Frequency);
 
         public int Count(long now)
         {

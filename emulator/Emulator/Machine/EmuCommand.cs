@@ -11,8 +11,9 @@ namespace Emulator.Machine;
 /// </summary>
 public static class EmuCommand
 {
+    /// <param name="defaultFirmware">Booted when neither -kernel nor -bios is given (see <see cref="QemuCommandLine.Parse"/>).</param>
     public static int Run(IReadOnlyList<string> args, Pc.CpuFactory cpuFactory, Pc.DriveOpener driveOpener,
-        TextWriter? stderr = null)
+        TextWriter? stderr = null, string? defaultFirmware = null)
     {
         stderr ??= Console.Error;
         if (args.Any(a => a is "-h" or "-help" or "--help"))
@@ -22,11 +23,17 @@ public static class EmuCommand
         }
         try
         {
-            var options = QemuCommandLine.Parse(args);
+            var options = QemuCommandLine.Parse(args, defaultFirmware);
             var pc = new Pc(options, cpuFactory, driveOpener, diagnostics: stderr);
             try
             {
-                return pc.Run().ExitCode;
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var result = pc.Run();
+                // EMU_STATS=1: one line for benchmarks (tests/bench/boot-bench.sh); the guest's output is untouched.
+                if (Environment.GetEnvironmentVariable("EMU_STATS") == "1")
+                    stderr.WriteLine($"emu: stats: {pc.InstructionsRetired} guest instructions in " +
+                        $"{System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:0.000} s ({result.Reason})");
+                return result.ExitCode;
             }
             finally
             {

@@ -35,7 +35,6 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
     private readonly List<CharBackend> backends = new();
     private MachineExit? exit;
     private string? resetReason;
-    private double instructionsPerNs = 0.05;
     private long lastFlush;
 
     public MachineOptions Options { get; }
@@ -97,7 +96,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
 
         Cpu = cpuFactory(Memory, Io, Pin);
         Cpu.TimeStampCounter = () => (ulong)Clock.NowNs;   // a 1 GHz TSC on the virtual clock
-        if (Clock.Mode == ClockMode.Deterministic) Clock.AttachInstructionCounter(() => Cpu.InstructionCount);
+        Clock.AttachInstructionCounter(() => Cpu.InstructionCount);
 
         Pic = new Pic8259(Pin);
         Pic.Register(Io);
@@ -108,7 +107,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         Rtc = new Mc146818Rtc(Clock, new IrqLine(Pic, 8), options.RtcStart);
         Rtc.Register(Io);
         A20 = new A20Gate(Memory);
-        Keyboard = new I8042(new IrqLine(Pic, 1), A20, this);
+        Keyboard = new I8042(new IrqLine(Pic, 1), new IrqLine(Pic, 12), A20, this);
         Keyboard.Register(Io);
         Port92 = new SystemControlPortA(A20, this);
         Port92.Register(Io);
@@ -280,6 +279,10 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
 
     public MachineExit? Exit => exit;
 
+    /// <summary>Guest instructions retired since the process started, across resets (the CPU's own count restarts).</summary>
+    public long InstructionsRetired => retiredBeforeReset + Cpu.InstructionCount;
+    private long retiredBeforeReset;
+
     // ---- power-on and reset -------------------------------------------------------------------------------
 
     private void ResetHardware()
@@ -297,6 +300,7 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         FwCfg.Reset();
         A20.Reset();
         foreach (var u in SerialPorts) u.Reset();
+        retiredBeforeReset += Cpu.InstructionCount;
         Clock.AcrossCounterReset(Cpu.Reset);
     }
 
@@ -370,6 +374,9 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
         return exit!;
     }
 
+    /// <summary>Runs the CPU up to the next timer deadline (at most 1 ms of guest time in host mode). In host mode
+    /// the clock paces guest time by the instructions retired (<see cref="VirtualClock"/>); when guest time has
+    /// run ahead of the host, the CPU waits instead (reported as Halted, and <see cref="Idle"/> waits).</summary>
     private CpuExit RunSlice()
     {
         long deadline = Clock.NextDeadline;
@@ -378,20 +385,22 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
             long n = deadline == long.MaxValue ? MaxDeterministicSlice : Math.Min(Clock.InstructionsUntil(deadline), MaxDeterministicSlice);
             return Cpu.Run(n);
         }
-        long now = Clock.NowNs;
-        long sliceNs = Math.Clamp(deadline - now, 0, MaxSliceNs);
-        long budget = Math.Max(256, (long)(sliceNs * instructionsPerNs));
+        long budget = Clock.BeginSlice(deadline, MaxSliceNs);
+        if (budget == 0)
+        {
+            Loop.WaitForWork(Math.Max(0, -Clock.LagNs - VirtualClock.MaxLeadNs / 2));
+            return CpuExit.Stopped;
+        }
         long before = Cpu.InstructionCount;
         long start = Stopwatch.GetTimestamp();
         var result = Cpu.Run(budget);
-        long elapsedNs = (long)((Stopwatch.GetTimestamp() - start) * (1e9 / Stopwatch.Frequency));
-        long executed = Cpu.InstructionCount - before;
-        if (result == CpuExit.BudgetExhausted && elapsedNs > 50_000 && executed > 0)
-            instructionsPerNs = 0.75 * instructionsPerNs + 0.25 * ((double)executed / elapsedNs);
+        Clock.EndSlice(Cpu.InstructionCount - before, (long)((Stopwatch.GetTimestamp() - start) * (1e9 / Stopwatch.Frequency)));
         return result;
     }
 
-    /// <summary>HLT with interrupts enabled: sleep until the next timer or posted work.</summary>
+    /// <summary>HLT with interrupts enabled: time passes without instructions until the next timer or posted work.
+    /// Host mode first lets guest time catch up with the host (up to the next timer, which then fires on time),
+    /// then sleeps until the host clock reaches the timer.</summary>
     private void Idle()
     {
         FlushOutput();
@@ -403,12 +412,11 @@ public sealed class Pc : IMachineControl, IAsyncDisposable
             else Loop.WaitForWork(-1);
             return;
         }
+        Clock.AdvanceTo(deadline);
+        if (Clock.NowNs >= deadline) return;
         if (deadline == long.MaxValue) Loop.WaitForWork(-1);
-        else
-        {
-            long wait = deadline - Clock.NowNs;
-            if (wait > 0) Loop.WaitForWork(wait);
-        }
+        else Loop.WaitForWork(Math.Max(0, deadline - Clock.HostNowNs));   // never negative: that waits for ever
+        Clock.AdvanceTo(deadline);
     }
 
     private void FlushOutputIfDue()

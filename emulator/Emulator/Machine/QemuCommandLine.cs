@@ -17,7 +17,10 @@ public static class QemuCommandLine
         "           [-device isa-debug-exit[,iobase=PORT][,iosize=N]]\n" +
         "On the console: Ctrl-A x quits, Ctrl-A h shows help.";
 
-    public static MachineOptions Parse(IReadOnlyList<string> args)
+    /// <param name="args">The command line, without the program name.</param>
+    /// <param name="defaultFirmware">The firmware booted when neither -kernel nor -bios is given (the emu command's
+    /// bios.bin beside it, as qemu-system-i386 boots its own bios-256k.bin); without one that is an error.</param>
+    public static MachineOptions Parse(IReadOnlyList<string> args, string? defaultFirmware = null)
     {
         var o = new MachineOptions();
         var drives = new List<DriveOptions>();
@@ -88,7 +91,14 @@ public static class QemuCommandLine
         }
         o = o with { Drives = drives, Serials = serials };
         if (o.Kernel == null && o.Bios == null)
-            throw new MachineOptionException("nothing to boot: give a kernel with -kernel (or firmware with -bios)");
+        {
+            if (defaultFirmware == null)
+                throw new MachineOptionException("nothing to boot: give a kernel with -kernel (or firmware with -bios)");
+            if (!File.Exists(defaultFirmware))
+                throw new MachineOptionException($"no -kernel or -bios given, and the default firmware '{defaultFirmware}' is missing: " +
+                    "build it with 'make build', or give -bios FILE");
+            o = o with { Bios = defaultFirmware };
+        }
         if (o.Kernel == null && (o.Initrd != null || o.Append.Length > 0))
             throw new MachineOptionException("-initrd and -append need -kernel");
         return o;

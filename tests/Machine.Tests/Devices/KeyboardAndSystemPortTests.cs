@@ -30,7 +30,7 @@ public class KeyboardAndSystemPortTests
         irqs = new IrqRecorder();
         control = new Control();
         a20 = new A20Gate(memory);
-        new I8042(irqs.Line(1), a20, control).Register(io);
+        new I8042(irqs.Line(1), irqs.Line(12), a20, control).Register(io);
         new SystemControlPortA(a20, control).Register(io);
     }
 
@@ -88,6 +88,62 @@ public class KeyboardAndSystemPortTests
         Assert.That(irqs.Level[1], Is.False);
         io.Out(0x60, 1, 0xF2);
         Assert.That(new[] { io.In(0x60, 1), io.In(0x60, 1), io.In(0x60, 1) }, Is.EqualTo(new uint[] { 0xFA, 0xAB, 0x83 }));
+    }
+
+    [Test]
+    public void EachQueuedByteIsANewIrq1Edge_OneByteRead_PerInterrupt()
+    {
+        // Linux's i8042_interrupt reads one byte per IRQ 1; the edge-triggered ISA line needs a rising edge for
+        // every byte that moves into the output buffer, or the identify reply's 2nd and 3rd bytes never arrive.
+        io.Out(0x60, 1, 0xF2);                         // identify: FA AB 83
+        Assert.That(irqs.RisingEdges[1], Is.EqualTo(1));
+        for (int k = 0; k < 3; k++)
+        {
+            Assert.That(irqs.Level[1], Is.True, $"byte {k} raises IRQ 1");
+            io.In(0x60, 1);
+        }
+        Assert.That(irqs.RisingEdges[1], Is.EqualTo(3), "one rising edge per byte");
+        Assert.That(irqs.Level[1], Is.False, "output buffer empty");
+    }
+
+    [Test]
+    public void IdentifyAnswersAb41_WhenTheControllerTranslates()
+    {
+        io.Out(0x64, 1, 0x60);
+        io.Out(0x60, 1, 0x41);                         // command byte: translate (bit 6), keyboard interrupt
+        io.Out(0x60, 1, 0xF2);
+        Assert.That(new[] { io.In(0x60, 1), io.In(0x60, 1), io.In(0x60, 1) }, Is.EqualTo(new uint[] { 0xFA, 0xAB, 0x41 }));
+    }
+
+    [Test]
+    public void AuxLoopbackRaisesIrq12_WhenCommandByteBit1IsSet()
+    {
+        // Linux's i8042_check_aux: 0xD3 writes a byte to the aux output buffer and waits for IRQ 12.
+        io.Out(0x64, 1, 0xD3);
+        io.Out(0x60, 1, 0xA5);
+        Assert.That(io.In(0x64, 1) & 0x21, Is.EqualTo(0x21), "output buffer full with aux data");
+        Assert.That(irqs.Level[12], Is.True, "IRQ 12 (reset command byte 0x03 enables it)");
+        Assert.That(irqs.Level[1], Is.False, "not the keyboard's IRQ");
+        Assert.That(io.In(0x60, 1), Is.EqualTo(0xA5));
+        Assert.That(irqs.Level[12], Is.False);
+
+        io.Out(0x64, 1, 0x60);
+        io.Out(0x60, 1, 0x01);                         // aux interrupt off
+        io.Out(0x64, 1, 0xD3);
+        io.Out(0x60, 1, 0x5A);
+        Assert.That(irqs.Level[12], Is.False);
+        Assert.That(io.In(0x60, 1), Is.EqualTo(0x5A));
+    }
+
+    [Test]
+    public void ByteForTheAbsentMouse_TimesOutWithResend()
+    {
+        io.Out(0x64, 1, 0xD4);
+        io.Out(0x60, 1, 0xF2);                         // identify, to the aux device
+        Assert.That(io.In(0x64, 1) & 0x61, Is.EqualTo(0x61), "output buffer full, aux data, time-out");
+        Assert.That(irqs.Level[12], Is.True);
+        Assert.That(io.In(0x60, 1), Is.EqualTo(0xFE), "resend: nothing answered");
+        Assert.That(io.In(0x64, 1) & 0x61, Is.EqualTo(0), "time-out bit cleared with the byte");
     }
 
     [Test]

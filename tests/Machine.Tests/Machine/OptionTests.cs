@@ -130,6 +130,22 @@ public class OptionTests
         Assert.That(o.Serials.Select(s => s.Kind), Is.EqualTo(new[] { CharBackendKind.Null, CharBackendKind.File }));
     }
 
+    [Test]
+    public void WithoutKernelOrBios_TheDefaultFirmwareBoots_AndAMissingOneIsAClearError()
+    {
+        string firmware = Path.GetTempFileName();
+        try
+        {
+            Assert.That(QemuCommandLine.Parse(new[] { "-drive", "file=d.qed" }, firmware).Bios, Is.EqualTo(firmware));
+            Assert.That(QemuCommandLine.Parse(new[] { "-bios", "other.bin" }, firmware).Bios, Is.EqualTo("other.bin"));
+            var direct = QemuCommandLine.Parse(new[] { "-kernel", "k" }, firmware);
+            Assert.That((direct.Kernel, direct.Bios), Is.EqualTo(("k", (string?)null)), "a direct boot maps no firmware");
+        }
+        finally { File.Delete(firmware); }
+        var e = Assert.Throws<MachineOptionException>(() => QemuCommandLine.Parse(new[] { "-drive", "file=d.qed" }, "/nonexistent/bios.bin"));
+        Assert.That(e!.Message, Does.Contain("/nonexistent/bios.bin").And.Contain("-bios"));
+    }
+
     [TestCase(new[] { "-kernel" }, "requires an argument")]
     [TestCase(new[] { "-kernel", "k", "-hda", "x" }, "-hda: unknown option")]
     [TestCase(new[] { "bzImage" }, "unexpected argument")]

@@ -48,13 +48,14 @@ internal static class SystemOps
         return X86Cpu.Next;
     }
 
-    /// <summary>RDPMC: the P6 has two counters; none counts here, they read as zero.</summary>
+    /// <summary>RDPMC: the P6's two 40-bit counters, PerfCtr0/1 (what WRMSR last put there; no event counts).</summary>
     public static int Rdpmc(X86Cpu c, ref Insn i)
     {
         if ((c.cr4 & X86Cpu.CR4_PCE) == 0 && c.ProtectedMode && c.cpl != 0) return c.RaiseFault(X86Cpu.VecGP, 0);
         if (c.R(X86Cpu.ECX) > 1) return c.RaiseFault(X86Cpu.VecGP, 0);
-        c.R(X86Cpu.EAX) = 0;
-        c.R(X86Cpu.EDX) = 0;
+        ulong v = c.R(X86Cpu.ECX) == 0 ? c.perfCtr0 : c.perfCtr1;
+        c.R(X86Cpu.EAX) = (uint)v;
+        c.R(X86Cpu.EDX) = (uint)(v >> 32);
         return X86Cpu.Next;
     }
 
