@@ -64,13 +64,18 @@ public class AllocationTests
         }
 
         for (int i = 0; i < 50; i++) Round();                       // warm up pools and lists
-        ushort before = d.UsedIdx;
-        long allocated = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++) Round();
-        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
-        Assert.That((ushort)(d.UsedIdx - before), Is.EqualTo((ushort)(200 * chains)), "every request completed");
-        // Per-request allocation shows as at least one object (24+ bytes) per request; a one-off allocation by the
-        // runtime during the run (tiered JIT, a queue growing once) is not per request and stays below this bound.
+        // Several windows, the least counted: an allocation per request shows in every window, while a one-off
+        // allocation by the runtime (tiered JIT installing code under load, a queue growing once) lands in one.
+        long allocated = long.MaxValue;
+        for (int window = 0; window < 4; window++)
+        {
+            ushort before = d.UsedIdx;
+            long start = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++) Round();
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - start);
+            Assert.That((ushort)(d.UsedIdx - before), Is.EqualTo((ushort)(200 * chains)), "every request completed");
+        }
+        // Per-request allocation shows as at least one object (24+ bytes) per request: 76,800 bytes per window.
         Assert.That(allocated, Is.LessThan(200 * chains), $"{allocated} bytes allocated for {200 * chains} requests");
     }
 }
