@@ -152,6 +152,11 @@ public static class PowerCutSimulator
         var workload = new GuestWorkload(image, file, model, time, rng);
         await workload.RunAsync(options.Steps);
         stats.AddScenario(workload);
+        // The orderly close flushes (and clears the need-check bit): a flush for the model, and cut
+        // points inside it are as good as any.
+        var closing = model.BeginFlush();
+        await image.DisposeAsync();
+        model.FlushCompleted(closing, file.LogLength);
 
         // Cut points: the end of the log, and random points (or every point) after the image was created.
         var cuts = new SortedSet<int> { file.LogLength };
@@ -180,7 +185,6 @@ public static class PowerCutSimulator
         }
 
         // An orderly close keeps everything, and leaves an image qemu-img finds clean.
-        await image.DisposeAsync();
         var final = file.ToArray();
         await VerifyOrderlyCloseAsync(sc, final, model, options, stats, $"{sc}; orderly close", backingGuard);
         if (backingGuard.Count > 0) stats.Fail($"{sc}: {backingGuard[0]}");
