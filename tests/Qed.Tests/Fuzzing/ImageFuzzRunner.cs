@@ -6,10 +6,11 @@ public sealed class ImageFuzzStats
     public long Inputs, Accepted, Refused, ToolInputs;
     public readonly List<(int Seed, string Why)> Failures = new();
     public double WorstAllocationRatio;
+    public string WorstAllocation = "";
 
     public override string ToString() =>
         $"{Inputs} inputs ({Accepted} accepted, {Refused} refused with a one-line error), {ToolInputs} of them also through emu-img; " +
-        $"largest allocation {WorstAllocationRatio:P0} of its bound; {Failures.Count} failures";
+        $"largest allocation {WorstAllocationRatio:P0} of its bound ({WorstAllocation}); {Failures.Count} failures";
 }
 
 /// <summary>Runs the image fuzzer over inputs numbered from a seed: input n is seed image n mod k mutated by a Random(n).</summary>
@@ -41,7 +42,11 @@ public static class ImageFuzzRunner
             if (verdict == FuzzVerdict.Accepted) stats.Accepted++;
             else if (verdict == FuzzVerdict.Refused) stats.Refused++;
         }
-        stats.WorstAllocationRatio = Math.Max(stats.WorstAllocationRatio, fuzzer.WorstAllocationRatio);
+        if (fuzzer.WorstAllocationRatio > stats.WorstAllocationRatio)
+        {
+            stats.WorstAllocationRatio = fuzzer.WorstAllocationRatio;
+            stats.WorstAllocation = fuzzer.WorstAllocation;
+        }
     }
 
     /// <summary>The input numbered <paramref name="seed"/>: reproducible from the number alone.</summary>

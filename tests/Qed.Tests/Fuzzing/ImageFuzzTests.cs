@@ -15,10 +15,12 @@ public class ImageFuzzTests
     {
         var fuzzer = new ImageFuzzer(Corpus.Value);
         var stats = new ImageFuzzStats();
-        await ImageFuzzRunner.RunAsync(fuzzer, group * 10_000_000, 5000, stats, TimeSpan.FromSeconds(10));
+        var tools = new ToolFuzzer(Corpus.Value, TimeSpan.FromSeconds(20));
+        await ImageFuzzRunner.RunAsync(fuzzer, group * 10_000_000, 5000, stats, TimeSpan.FromSeconds(10), tools.Run, toolEvery: 50);
         TestContext.Out.WriteLine(stats);
         Assert.That(stats.Failures.Select(f => $"input {f.Seed}: {f.Why}"), Is.Empty);
         Assert.That(stats.Accepted, Is.GreaterThan(stats.Inputs / 20), "some inputs get past validation");
         Assert.That(stats.Refused, Is.GreaterThan(stats.Inputs / 20), "some inputs are refused");
+        Assert.That(stats.ToolInputs, Is.GreaterThan(50), "inputs went through emu-img too");
     }
 }

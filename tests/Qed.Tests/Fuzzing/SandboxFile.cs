@@ -18,7 +18,7 @@ public sealed class SandboxFile : IImageFile
     public SandboxFile(string path, byte[] content, bool writable, long limit, List<string> violations)
     {
         Path = path;
-        _data = (byte[])content.Clone();
+        _data = writable ? (byte[])content.Clone() : content;   // read-only files share the caller's bytes
         _length = content.Length;
         Writable = writable;
         Limit = limit;
