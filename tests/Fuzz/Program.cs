@@ -4,5 +4,6 @@ using System.CommandLine;
 var root = new RootCommand("Long runs of the robustness simulators: power cuts, fuzzed images, hostile guests, random code");
 root.Add(Fuzz.PowerCutCommand.Build());
 root.Add(Fuzz.ImagesCommand.Build());
+root.Add(Fuzz.VirtioCommand.Build());
 var parse = root.Parse(args);
 return await parse.InvokeAsync();
