@@ -5,5 +5,6 @@ var root = new RootCommand("Long runs of the robustness simulators: power cuts, 
 root.Add(Fuzz.PowerCutCommand.Build());
 root.Add(Fuzz.ImagesCommand.Build());
 root.Add(Fuzz.VirtioCommand.Build());
+root.Add(Fuzz.CpuCommand.Build());
 var parse = root.Parse(args);
 return await parse.InvokeAsync();
