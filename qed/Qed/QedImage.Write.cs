@@ -300,7 +300,8 @@ public sealed partial class QedImage
     /// Makes the range read as zeros. Whole clusters become zero clusters (entry 1) without data, as in
     /// QEMU; already allocated clusters get zeros written in place; partial clusters at the edges get
     /// zeros written as data. Without a backing file, unallocated clusters already read as zeros and
-    /// are left alone (QEMU marks them anyway).
+    /// are left alone (QEMU marks them anyway). With one, they are marked even past the backing file's
+    /// end: the backing file may grow later (or be this very file), and the zeros must stay.
     /// </summary>
     public async ValueTask WriteZeroesAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
@@ -364,7 +365,7 @@ public sealed partial class QedImage
                     }
                     return n;
             }
-            if (_backing is null || pos >= _backing.Size) return n;   // already reads as zeros
+            if (_backing is null) return n;   // already reads as zeros, for good
             if (run.Table is null)
             {
                 await CreateTableAsync(_g.L1Index(pos), first, count, 1, 0, ct).ConfigureAwait(false);

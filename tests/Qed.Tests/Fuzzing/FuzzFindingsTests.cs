@@ -41,4 +41,30 @@ public class FuzzFindingsTests
         var e = Assert.ThrowsAsync<ImageException>(async () => await ImageOpener.OpenAsync(dir["ctl.qed"], "qed", new QedOpenOptions { ReadOnly = true }));
         Assert.That(e!.Message.Any(char.IsControl), Is.False, e.Message);
     }
+    /// <summary>
+    /// Image fuzzer, input 100031099 (an image naming itself as its raw backing file): write-zeroes on
+    /// whole clusters past the backing file's end left them unallocated, as they read as zeros then; once
+    /// the file grew, the backing file had data there and the zeros the guest wrote read back as that
+    /// data. Reduced: a backing file that grows after the write. The clusters are now zero clusters, as
+    /// QEMU marks them.
+    /// </summary>
+    [Test]
+    public async Task WriteZeroesPastTheBackingFilesEndStayZeroWhenTheBackingFileGrows()
+    {
+        var file = new MemoryImageFile("/mem/over.qed");
+        await QedImage.CreateAsync(file, new QedCreateOptions { Size = 1 << 20, ClusterSize = 65536, TableSize = 4, BackingFile = "base.raw", BackingFormat = "raw" });
+        QedOpenOptions Over(byte[] backing) => new()
+        {
+            TimeProvider = new ManualTimeProvider(),
+            BackingOpener = (_, _, _) => ValueTask.FromResult<IBlockDevice>(
+                new RawImage(new MemoryImageFile("/mem/base.raw", backing, readOnly: true), readOnly: true)),
+        };
+        await using (var image = await QedImage.OpenAsync(file, Over(Enumerable.Repeat((byte)0x77, 65536).ToArray())))
+            await image.WriteZeroesAsync(4 * 65536, 2 * 65536);
+        await using var reopened = await QedImage.OpenAsync(file, Over(Enumerable.Repeat((byte)0x77, 1 << 20).ToArray()));
+        var back = new byte[2 * 65536];
+        await reopened.ReadAsync(4 * 65536, back);
+        Assert.That(back.AsSpan().IndexOfAnyExcept((byte)0), Is.EqualTo(-1), "the zeros written read back after the backing file grew");
+        Assert.That((await reopened.GetBlockStatusAsync(4 * 65536, 65536)).Kind, Is.EqualTo(BlockStatusKind.Zero));
+    }
 }
