@@ -39,8 +39,32 @@ public interface IBlockDevice : IAsyncDisposable
 /// <summary>Base of every error the storage layer reports; its message is one line a user can act on.</summary>
 public class ImageException : Exception
 {
-    public ImageException(string message) : base(message) { }
-    public ImageException(string message, Exception inner) : base(message, inner) { }
+    public ImageException(string message) : base(Printable(message)) { }
+    public ImageException(string message, Exception inner) : base(Printable(message), inner) { }
+
+    /// <summary>
+    /// Messages name files, and a backing file's name is whatever bytes an image holds: control
+    /// characters and line separators are shown escaped (\n, \x1b), so a message is always one
+    /// printable line and cannot drive the user's terminal.
+    /// </summary>
+    public static string Printable(string message)
+    {
+        if (!message.Any(NeedsEscape)) return message;
+        var sb = new System.Text.StringBuilder(message.Length + 16);
+        foreach (char c in message)
+        {
+            if (!NeedsEscape(c)) sb.Append(c);
+            else if (c == '\n') sb.Append("\\n");
+            else if (c == '\r') sb.Append("\\r");
+            else if (c == '\t') sb.Append("\\t");
+            else if (c <= '\u00ff') sb.Append($"\\x{(int)c:x2}");
+            else sb.Append($"\\u{(int)c:x4}");
+        }
+        return sb.ToString();
+    }
+
+    private static bool NeedsEscape(char c) =>
+        char.IsControl(c) || c is '\u2028' or '\u2029';
 }
 
 /// <summary>The image's bytes violate the format (bad header, table offsets, ...).</summary>

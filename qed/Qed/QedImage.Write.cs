@@ -300,7 +300,8 @@ public sealed partial class QedImage
     /// Makes the range read as zeros, as QEMU's bdrv_qed_co_pwrite_zeroes does: whole clusters that are
     /// not allocated become zero clusters (entry 1, no data; an L2 table is allocated if needed), so map
     /// shows them as allocated zeros; already allocated clusters get zeros written in place; partial
-    /// clusters at the edges get zeros written as data.
+    /// clusters at the edges get zeros written as data. With a backing file they are marked even past its
+    /// end: the backing file may grow later (or be this very file), and the zeros must stay.
     /// </summary>
     public async ValueTask WriteZeroesAsync(long offset, long length, CancellationToken cancellationToken = default)
     {

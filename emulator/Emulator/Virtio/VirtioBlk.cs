@@ -299,6 +299,16 @@ public sealed class VirtioBlk : VirtioDevice
         long writable = r.WritableBytes;
         Span<byte> s = stackalloc byte[1];
         s[0] = status;
+        if (Broken)
+        {
+            // A request that was in flight when the driver broke the device: QEMU writes its status byte
+            // but publishes nothing and raises no interrupt (virtqueue_fill/flush on a broken device).
+            Memory.DmaWrite(r.StatusAddress, s);
+            q.Detach();
+            r.StatusCode = status;
+            Recycle(r);
+            return;
+        }
         bool ok = Memory.DmaWrite(r.StatusAddress, s) && q.Push(r.Head, (uint)Math.Min(writable, uint.MaxValue));
         r.StatusCode = status;
         Recycle(r);
