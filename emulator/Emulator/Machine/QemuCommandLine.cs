@@ -10,11 +10,13 @@ namespace Emulator.Machine;
 public static class QemuCommandLine
 {
     public const string Usage =
-        "usage: emu [-m SIZE] -kernel BZIMAGE [-initrd FILE] [-append CMDLINE]\n" +
+        "usage: emu [-m SIZE] [-kernel BZIMAGE [-initrd FILE] [-append CMDLINE] | -bios FILE]\n" +
         "           [-drive file=IMG,format=qed|raw,if=virtio[,readonly=on][,cache=writeback|none|writethrough|directsync|unsafe]]...\n" +
         "           [-serial stdio|null|none|file:PATH|tcp:[HOST]:PORT[,server,nowait]] [-debugcon BACKEND]\n" +
-        "           [-nographic] [-no-reboot] [-bios FILE] [-icount shift=N] [-rtc base=utc|DATE]\n" +
+        "           [-nographic] [-no-reboot] [-icount shift=N] [-rtc base=utc|DATE]\n" +
         "           [-device isa-debug-exit[,iobase=PORT][,iosize=N]]\n" +
+        "           emu bench ... | emu test-cpu DIR   (see emu bench --help, emu test-cpu --help)\n" +
+        "Without -kernel the firmware (-bios, default bios.bin beside emu) boots the first disk.\n" +
         "On the console: Ctrl-A x quits, Ctrl-A h shows help.";
 
     /// <param name="args">The command line, without the program name.</param>
